@@ -1,0 +1,250 @@
+"""The `edgelab` command: demo, compare, inspect, passes, recipes, history (and more per subsystem).
+
+Exit codes: 0 success, 1 a failure (one line on stderr), 2 a usage error, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from .errors import EdgelabError
+
+
+def _csv(s: str | None) -> list[str]:
+    return [x.strip() for x in (s or "").split(",") if x.strip()]
+
+
+class _Progress:
+    """Progress on stderr: one line per stage, rewritten in place on a terminal."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last = ""
+
+    def __call__(self, e: dict):
+        stage = e.get("stage")
+        if stage in ("build", "evaluate"):
+            msg = f"[{stage} {e['i'] + 1}/{e['n']}] {e['variant']}"
+        elif stage == "latency" and "rounds" in e:
+            msg = f"[latency] batch {e['batch']}: round {e['rounds']} ({e['elapsed_s']:.1f} s)"
+        elif stage == "load":
+            msg = f"[latency] loading {e['variant']} ({e['i'] + 1}/{e['n']})"
+        elif stage == "error":
+            msg = f"[error] {e.get('variant') or ''}: {e.get('message')}"
+        elif stage in ("latency", "project", "tune", "compile"):
+            msg = f"[{stage}] {e.get('message') or e.get('variant') or ''}"
+        elif stage == "done":
+            msg = f"[done] run {e['run_id']} ({e['status']})"
+        else:
+            return
+        if not self.tty and stage == "latency" and "rounds" in e and e["rounds"] > 1:
+            return  # in logs, one line per batch size is enough
+        if self.tty and stage == "latency" and self.last.startswith("[latency]"):
+            self.stream.write("\r\033[K" + msg)
+        else:
+            self.stream.write(("\n" if self.tty and self.last.startswith("[latency]") else "") + msg + ("" if self.tty and stage == "latency" else "\n"))
+        self.stream.flush()
+        self.last = msg
+
+
+def _measure_cfg(a):
+    from .runners import MeasureConfig
+
+    kw = {}
+    if getattr(a, "batch", None):
+        kw["batch_sizes"] = tuple(int(b) for b in _csv(a.batch))
+    if getattr(a, "threads", None):
+        kw["threads"] = a.threads
+    if getattr(a, "timeout", None):
+        kw["timeout_s"] = a.timeout
+    if getattr(a, "quick", False):
+        kw.update(min_runs=30, min_time_s=0.3, max_time_s=5.0, warmup_runs=3)
+    return MeasureConfig(**kw)
+
+
+def _write_outputs(report, json_out, html_out):
+    if json_out:
+        report.save_json(json_out)
+        print(f"wrote {json_out}", file=sys.stderr)
+    if html_out:
+        report.save_html(html_out)
+        print(f"wrote {html_out}", file=sys.stderr)
+
+
+def cmd_demo(a) -> int:
+    from .demo.run import run_demo
+
+    report = run_demo(a.model, out=Path(a.out), measure=_measure_cfg(a), profiles=_csv(a.profiles),
+                      progress=_Progress())
+    print(report.table())
+    print(f"wrote {Path(a.out) / 'report.json'} and {Path(a.out) / 'report.html'}", file=sys.stderr)
+    return 130 if report.status == "interrupted" else 0
+
+
+def cmd_compare(a) -> int:
+    from . import compare, load
+    from .data import Dataset
+
+    model = load(a.model)
+    data = Dataset.from_npz(a.data, model) if a.data else None
+    recipes = _csv(a.recipes) or None
+    kw = {"recipes": recipes} if recipes else {}
+    report = compare(model, data=data, profiles=_csv(a.profiles), measure=_measure_cfg(a),
+                     workload=_workload(a), progress=_Progress(), **kw)
+    print(report.table())
+    _write_outputs(report, a.json, a.html)
+    return 130 if report.status == "interrupted" else 0
+
+
+def _workload(a):
+    if getattr(a, "requests_per_day", None) is None:
+        return None
+    from .savings import Workload
+
+    return Workload(requests_per_day=a.requests_per_day)
+
+
+def cmd_inspect(a) -> int:
+    from .inspect import inspect_model
+
+    info = inspect_model(a.model, profiles=_csv(a.profiles))
+    if a.json:
+        print(json.dumps(info, indent=1, default=str))
+        return 0
+    from .inspect import format_inspect
+
+    print(format_inspect(info))
+    return 0
+
+
+def cmd_passes(a) -> int:
+    from .passes import all_passes
+
+    ps = all_passes()
+    if a.json:
+        print(json.dumps([{"name": p.name, "backend": p.backend, "precision": p.precision,
+                           "needs_calibration": p.needs_calibration, "produces": p.produces,
+                           "description": p.description, "options": p.options()} for p in ps.values()],
+                         indent=1, default=str))
+        return 0
+    for p in ps.values():
+        print(f"{p.name}  [{p.backend}, {p.precision}{', needs calibration data' if p.needs_calibration else ''}]")
+        print(f"    {p.description}")
+        for o in p.options():
+            ch = f" one of {o['choices']}" if o["choices"] else ""
+            print(f"    --{o['name']} ({o['type']}, default {o['default']!r}){ch}  {o['help']}")
+    return 0
+
+
+def cmd_recipes(a) -> int:
+    from .variant import recipes
+
+    rs = recipes()
+    if a.json:
+        print(json.dumps([r.to_dict() for r in rs.values()], indent=1, default=str))
+        return 0
+    for r in rs.values():
+        steps = " → ".join(f"{n}({', '.join(f'{k}={v}' for k, v in o)})" for n, o in r.steps) or "(no pass)"
+        print(f"{r.name:24s} {steps}\n{'':24s} {r.description}")
+    return 0
+
+
+def cmd_history(a) -> int:
+    from .store import Store
+
+    st = Store()
+    if a.run:
+        report = st.get_report(a.run)
+        print(report.table())
+        _write_outputs(report, a.json, a.html)
+        return 0
+    runs = st.list_runs(limit=a.limit)
+    if a.json_list:
+        print(json.dumps(runs, indent=1))
+        return 0
+    if not runs:
+        print(f"no runs yet in {st.path}")
+        return 0
+    for r in runs:
+        b = r["best"] or {}
+        best = (f"best {b.get('id')} {b.get('latency_ms')} ms ({b.get('speedup')}x)" if b else "no valid variant")
+        print(f"{r['id']}  {r['created']}  {r['model_name']}  {r['n_variants']} variants  {r['status']}  "
+              f"{best}  on {r['host'].get('cpu')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgelab", description="Edge-ML workbench: optimize, measure, compare.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def measure_opts(sp):
+        sp.add_argument("--batch", help="batch sizes to time, e.g. 1,32 (default 1,32)")
+        sp.add_argument("--threads", type=int, help="intra-op threads (default: the machine's cores)")
+        sp.add_argument("--timeout", type=float, help="seconds per worker before it is killed (default 300)")
+        sp.add_argument("--quick", action="store_true", help="fewer timed runs (noisier)")
+        sp.add_argument("--profiles", help="target profiles to project onto, e.g. rpi4,rpi5,n100")
+        sp.add_argument("--requests-per-day", type=float, help="workload for the savings model")
+
+    sp = sub.add_parser("demo", help="run the bundled demo end to end")
+    sp.add_argument("--model", default="digits", choices=["digits", "minilm"])
+    sp.add_argument("--out", default="edgelab-demo", help="folder for report.json and report.html")
+    measure_opts(sp)
+    sp.set_defaults(fn=cmd_demo)
+
+    sp = sub.add_parser("compare", help="compare recipes of a model")
+    sp.add_argument("model")
+    sp.add_argument("--data", help=".npz with one array per input (or x) and optional y labels")
+    sp.add_argument("--recipes", help="comma-separated recipe names (see `edgelab recipes`)")
+    sp.add_argument("--json", help="write the report JSON here")
+    sp.add_argument("--html", help="write the self-contained HTML report here")
+    measure_opts(sp)
+    sp.set_defaults(fn=cmd_compare)
+
+    sp = sub.add_parser("inspect", help="model facts and operator support per runtime")
+    sp.add_argument("model")
+    sp.add_argument("--profiles")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(fn=cmd_inspect)
+
+    sp = sub.add_parser("passes", help="registered passes and their options")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(fn=cmd_passes)
+
+    sp = sub.add_parser("recipes", help="named recipes")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(fn=cmd_recipes)
+
+    sp = sub.add_parser("history", help="past runs in the workspace; give a run id to reopen one")
+    sp.add_argument("run", nargs="?")
+    sp.add_argument("--limit", type=int, default=20)
+    sp.add_argument("--json", help="(with a run id) write its report JSON here")
+    sp.add_argument("--html", help="(with a run id) write its HTML report here")
+    sp.add_argument("--json-list", action="store_true", help="print the run list as JSON")
+    sp.set_defaults(fn=cmd_history)
+    return p
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        return a.fn(a)
+    except EdgelabError as e:
+        print(f"edgelab: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("edgelab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

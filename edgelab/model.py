@@ -1,0 +1,414 @@
+"""A loaded ONNX model and the facts about it: I/O specs, opset, parameters, MACs and bytes per operator.
+
+    >>> import edgelab as el
+    >>> m = el.load("model.onnx")          # or bytes, an onnx.ModelProto, a torch module, a sklearn estimator
+    >>> m.params, m.macs, m.op_histogram
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelLoadError, missing
+
+# bytes per element of ONNX TensorProto data types
+_DTYPE_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
+_DTYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
+                9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 16: "bfloat16"}
+# ops whose work is one operation per output element (counted as flops, not MACs)
+_ELEMENTWISE = {
+    "Add", "Sub", "Mul", "Div", "Relu", "Clip", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Pow", "Erf",
+    "LeakyRelu", "HardSigmoid", "HardSwish", "Gelu", "BiasGelu", "FastGelu", "Neg", "Abs", "Max", "Min",
+    "Where", "Equal", "Less", "Greater", "Not", "And", "Or", "Cast", "QuantizeLinear", "DequantizeLinear",
+    "DynamicQuantizeLinear", "BatchNormalization", "Softmax", "LayerNormalization", "SkipLayerNormalization",
+    "ReduceMean", "ReduceSum", "ReduceMax", "GlobalAveragePool", "AveragePool", "MaxPool", "GlobalMaxPool",
+    "QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearGlobalAveragePool", "QLinearSoftmax", "PRelu",
+    "Softplus", "Selu", "Elu", "InstanceNormalization", "GroupNormalization", "Dropout", "Identity", "Sum",
+}
+# ops that only move or reshape data: bytes but no arithmetic
+_MOVEMENT = {
+    "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Concat", "Split", "Slice", "Gather",
+    "Shape", "Expand", "Tile", "Pad", "Resize", "Upsample", "Constant", "ConstantOfShape", "Range",
+    "GatherElements", "ScatterND", "DepthToSpace", "SpaceToDepth", "Size", "NonZero", "TopK", "ArgMax",
+}
+_QUANTIZED = {"QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "QGemm",
+              "DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape (ints, or strings for symbolic dims) and dtype of a graph input/output."""
+
+    name: str
+    shape: tuple
+    dtype: str
+
+    @property
+    def is_dynamic(self) -> bool:
+        return any(not isinstance(d, int) or d < 0 for d in self.shape)
+
+
+@dataclass(frozen=True)
+class OpStat:
+    """Work of one node at batch 1: MACs (multiply-accumulates), other flops, bytes read/written."""
+
+    node: str
+    op_type: str
+    macs: int
+    flops: int
+    bytes_read: int
+    bytes_written: int
+    param_bytes: int
+    precision: str  # fp32 | fp16 | int8
+    counted: bool
+
+
+@dataclass(frozen=True)
+class Model:
+    """A loaded, checked ONNX model plus its facts. Immutable; `path` points at the .onnx file."""
+
+    name: str
+    path: str
+    sha256: str
+    size_bytes: int
+    opset: int
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    params: int
+    weight_bytes: int
+    macs: int
+    flops: int
+    peak_activation_bytes: int
+    op_histogram: dict = field(default_factory=dict)
+    ops: tuple[OpStat, ...] = ()
+    uncounted_ops: tuple[str, ...] = ()
+    producer: str = ""
+
+    def proto(self):
+        """The onnx.ModelProto (loaded from `path` each call; models are not kept in memory)."""
+        import onnx
+
+        return onnx.load(self.path)
+
+    def to_dict(self, *, with_ops: bool = False) -> dict:
+        d = asdict(self)
+        if not with_ops:
+            d.pop("ops")
+        return d
+
+    def summary(self) -> dict:
+        """The Report JSON's `model` block."""
+        return {"name": self.name, "sha256": self.sha256, "params": self.params, "macs": self.macs,
+                "size_bytes": self.size_bytes, "opset": self.opset,
+                "inputs": [asdict(t) for t in self.inputs], "outputs": [asdict(t) for t in self.outputs],
+                "uncounted_ops": list(self.uncounted_ops)}
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{t.name}{list(t.shape)}:{t.dtype}" for t in self.inputs)
+        return (f"Model({self.name!r}, {self.params:,} params, {self.macs / 1e6:.1f} M MACs, "
+                f"{self.size_bytes / 1024:.0f} KiB, opset {self.opset}, inputs {ins})")
+
+    def _repr_html_(self) -> str:
+        from .report import model_html
+
+        return model_html(self)
+
+
+def load(source: Any, *, name: str | None = None, example_input: Any = None) -> Model:
+    """Load a model from an .onnx path, bytes, an onnx.ModelProto, a torch module or a sklearn estimator.
+
+    torch modules and sklearn estimators need `example_input` (an array/tensor of one batch) and are
+    converted to ONNX in the workspace cache.
+    """
+    if isinstance(source, Model):
+        return source
+    if isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise ModelLoadError(f"model file not found: {path}; check the path (cwd is {Path.cwd()})")
+        if path.is_dir():
+            raise ModelLoadError(f"{path} is a folder, not an .onnx file")
+        proto = _parse(path.read_bytes(), str(path), base_dir=path.parent)
+        return _facts(proto, path, name or path.stem)
+    mod = type(source).__module__
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        proto = _parse(bytes(source), "<bytes>")
+    elif mod.startswith("onnx"):
+        proto = source
+    elif mod.startswith("torch") or _is_torch_module(source):
+        proto = _from_torch(source, example_input)
+        name = name or type(source).__name__
+    elif mod.startswith("sklearn") or hasattr(source, "n_features_in_"):
+        proto = _from_sklearn(source, example_input)
+        name = name or type(source).__name__
+    else:
+        raise ModelLoadError(
+            f"cannot load a {type(source).__name__}: give an .onnx path, bytes, onnx.ModelProto, "
+            "a torch.nn.Module (with example_input) or a fitted scikit-learn estimator")
+    return _save_and_facts(proto, name or (proto.graph.name or "model"))
+
+
+def _is_torch_module(obj) -> bool:
+    return any(c.__module__.startswith("torch") and c.__name__ == "Module" for c in type(obj).__mro__)
+
+
+def _parse(raw: bytes, label: str, base_dir: Path | None = None):
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    if not raw:
+        raise ModelLoadError(f"{label} is empty (0 bytes); re-export or re-download the model")
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(raw)
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise ModelLoadError(
+            f"{label} is not a readable ONNX file (protobuf parse failed: {e}); "
+            "it may be truncated or another format — re-export it with torch.onnx.export or skl2onnx") from e
+    if not proto.graph.node and not proto.graph.output:
+        raise ModelLoadError(f"{label} parsed as protobuf but holds no ONNX graph; is it really an .onnx model?")
+    if base_dir is not None and any(_uses_external(t) for t in proto.graph.initializer):
+        from onnx.external_data_helper import load_external_data_for_model
+
+        try:
+            load_external_data_for_model(proto, str(base_dir))
+        except Exception as e:  # missing file, path outside the model folder, ...
+            raise ModelLoadError(
+                f"{label}: its external weight data cannot be loaded ({e}); keep the data files next to "
+                "the model, inside its folder") from e
+    return proto
+
+
+def _uses_external(t) -> bool:
+    return t.data_location == 1
+
+
+def _check(proto, label: str):
+    import onnx
+
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as e:
+        first = str(e).strip().splitlines()[0][:300]
+        raise ModelLoadError(f"{label} fails onnx.checker: {first}; fix or re-export the model") from e
+    except Exception as e:  # onnx raises plain errors for e.g. unknown opset versions
+        raise ModelLoadError(f"{label} cannot be checked by onnx ({type(e).__name__}: {e})") from e
+    try:
+        return onnx.shape_inference.infer_shapes(_batch_one(proto), data_prop=True)
+    except Exception as e:
+        raise ModelLoadError(f"{label}: shape inference failed ({e}); the graph is inconsistent") from e
+
+
+def _batch_one(proto):
+    """Copy of the model whose symbolic/unknown input dims are 1, for per-operator statistics."""
+    import onnx
+
+    p = onnx.ModelProto()
+    p.CopyFrom(proto)
+    for inp in p.graph.input:
+        for d in inp.type.tensor_type.shape.dim:
+            if not d.HasField("dim_value") or d.dim_value <= 0:
+                d.Clear()
+                d.dim_value = 1
+    del p.graph.value_info[:]
+    return p
+
+
+def _save_and_facts(proto, name: str) -> Model:
+    from . import workspace
+
+    raw = proto.SerializeToString()
+    sha = hashlib.sha256(raw).hexdigest()
+    path = workspace.cache_dir("models", f"{sha[:16]}.onnx")
+    if not path.exists():
+        workspace.atomic_write(path, raw)
+    return _facts(proto, path, name, raw=raw)
+
+
+def _facts(proto, path: Path, name: str, raw: bytes | None = None) -> Model:
+    raw = raw if raw is not None else Path(path).read_bytes()
+    label = str(path)
+    inferred = _check(proto, label)
+    g = proto.graph
+    inits = {t.name: t for t in g.initializer}
+    params = sum(math.prod(t.dims) for t in inits.values())
+    weight_bytes = sum(math.prod(t.dims) * _DTYPE_BYTES.get(t.data_type, 4) for t in inits.values())
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+    ops, uncounted = _op_stats(inferred)
+    return Model(
+        name=name, path=str(Path(path).absolute()), sha256=hashlib.sha256(raw).hexdigest(),
+        size_bytes=len(raw), opset=opset,
+        inputs=tuple(_spec(v) for v in g.input if v.name not in inits),
+        outputs=tuple(_spec(v) for v in g.output),
+        params=int(params), weight_bytes=int(weight_bytes),
+        macs=sum(o.macs for o in ops), flops=sum(o.flops for o in ops),
+        peak_activation_bytes=_peak_activations(inferred),
+        op_histogram=dict(Counter(n.op_type for n in g.node).most_common()),
+        ops=tuple(ops), uncounted_ops=tuple(sorted(uncounted)), producer=proto.producer_name,
+    )
+
+
+def _spec(v) -> TensorSpec:
+    tt = v.type.tensor_type
+    shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim)
+    return TensorSpec(v.name, shape, _DTYPE_NAMES.get(tt.elem_type, str(tt.elem_type)))
+
+
+def _shapes(proto) -> dict[str, tuple[tuple, int]]:
+    """tensor name -> (shape, elem_type) for every tensor whose shape is fully known."""
+    out = {}
+    g = proto.graph
+    for v in list(g.input) + list(g.value_info) + list(g.output):
+        tt = v.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        if tt.HasField("shape") and None not in dims:
+            out[v.name] = (tuple(dims), tt.elem_type)
+    for t in g.initializer:
+        out[t.name] = (tuple(t.dims), t.data_type)
+    return out
+
+
+def _nbytes(entry) -> int:
+    shape, et = entry
+    return math.prod(shape) * _DTYPE_BYTES.get(et, 4)
+
+
+def _op_stats(proto) -> tuple[list[OpStat], set[str]]:
+    g = proto.graph
+    shapes = _shapes(proto)
+    inits = {t.name for t in g.initializer}
+    producers = {o: n for n in g.node for o in n.output}
+    stats, uncounted = [], set()
+    for n in g.node:
+        ins = [shapes.get(i) for i in n.input if i]
+        outs = [shapes.get(o) for o in n.output if o]
+        known = all(s is not None for s in ins + outs)
+        macs, counted = _macs(n, shapes), True
+        flops = 0
+        if macs is None:
+            macs = 0
+            if n.op_type in _ELEMENTWISE and outs and outs[0] is not None:
+                flops = math.prod(outs[0][0])
+            elif n.op_type not in _MOVEMENT and n.op_type not in _ELEMENTWISE:
+                counted = False
+                uncounted.add(n.op_type)
+        read = sum(_nbytes(s) for s in ins if s is not None)
+        written = sum(_nbytes(s) for s in outs if s is not None)
+        pbytes = sum(_nbytes(shapes[i]) for i in n.input if i in inits and i in shapes)
+        stats.append(OpStat(n.name or f"{n.op_type}_{len(stats)}", n.op_type, int(macs), int(flops),
+                            int(read), int(written), int(pbytes), _precision(n, shapes, producers),
+                            counted and known))
+    return stats, uncounted
+
+
+def _macs(n, shapes) -> int | None:
+    def shp(i):
+        return shapes.get(n.input[i], (None,))[0] if len(n.input) > i else None
+
+    out = shapes.get(n.output[0], (None,))[0] if n.output else None
+    t = n.op_type
+    if t in ("Conv", "ConvInteger", "QLinearConv"):
+        w = shp(3 if t == "QLinearConv" else 1)
+        return math.prod(out) * math.prod(w[1:]) if out and w else None
+    if t == "ConvTranspose":
+        x, w = shp(0), shp(1)  # weight [C, M/group, k...]: every input element feeds M/group × k outputs
+        return math.prod(x) * math.prod(w[1:]) if x and w else None
+    if t in ("Gemm", "QGemm"):
+        a = shp(0)
+        trans_a = next((a_.i for a_ in n.attribute if a_.name == "transA"), 0)
+        if a is None or out is None:
+            return None
+        k = a[0] if trans_a else a[-1]
+        return math.prod(out) * k
+    if t in ("MatMul", "MatMulInteger", "QLinearMatMul", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
+             "FusedMatMul"):
+        a = shp(0)
+        return math.prod(out) * a[-1] if out and a else None
+    return None
+
+
+def _precision(n, shapes, producers) -> str:
+    if n.op_type in _QUANTIZED:
+        return "int8"
+    for i in n.input:
+        p = producers.get(i)
+        if p is not None and p.op_type == "DequantizeLinear" and n.op_type not in ("QuantizeLinear",):
+            return "int8"
+    out = shapes.get(n.output[0]) if n.output else None
+    if out is not None and out[1] == 10:
+        return "fp16"
+    return "fp32"
+
+
+def _peak_activations(proto) -> int:
+    """Peak bytes of live intermediate tensors when the nodes run in graph order (batch 1)."""
+    g = proto.graph
+    shapes = _shapes(proto)
+    inits = {t.name for t in g.initializer}
+    last_use = {}
+    for idx, n in enumerate(g.node):
+        for i in n.input:
+            last_use[i] = idx
+    for o in g.output:
+        last_use[o.name] = len(g.node)
+    live: dict[str, int] = {v.name: _nbytes(shapes[v.name]) for v in g.input
+                            if v.name not in inits and v.name in shapes}
+    peak = sum(live.values())
+    for idx, n in enumerate(g.node):
+        for o in n.output:
+            if o in shapes:
+                live[o] = _nbytes(shapes[o])
+        peak = max(peak, sum(live.values()))
+        for name in [k for k in live if last_use.get(k, -1) <= idx]:
+            del live[name]
+    return int(peak)
+
+
+def _from_torch(module, example_input):
+    try:
+        import torch
+    except ImportError as e:
+        raise missing("torch", "torch") from e
+    if example_input is None:
+        raise ModelLoadError("a torch module needs example_input= (one batch of input) to be exported to ONNX")
+    import io
+    import warnings
+
+    import onnx
+
+    x = example_input if isinstance(example_input, (tuple, list)) else (example_input,)
+    x = tuple(torch.as_tensor(t) for t in x)
+    names = [f"input{i}" if len(x) > 1 else "input" for i in range(len(x))]
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module.eval(), x, buf, opset_version=17, dynamo=False, input_names=names,
+                              output_names=["output"],
+                              dynamic_axes={k: {0: "N"} for k in names} | {"output": {0: "N"}})
+    except Exception as e:
+        raise ModelLoadError(f"torch.onnx.export failed: {e}") from e
+    return onnx.load_from_string(buf.getvalue())
+
+
+def _from_sklearn(est, example_input):
+    try:
+        from skl2onnx import to_onnx
+    except ImportError as e:
+        raise missing("skl2onnx", "sklearn") from e
+    import numpy as np
+
+    if example_input is None:
+        n = getattr(est, "n_features_in_", None)
+        if n is None:
+            raise ModelLoadError("fit the estimator first, or pass example_input=")
+        example_input = np.zeros((1, n), dtype=np.float32)
+    try:
+        return to_onnx(est, np.asarray(example_input, dtype=np.float32)[:1], target_opset=17,
+                       options={id(est): {"zipmap": False}} if hasattr(est, "predict_proba") else None)
+    except Exception as e:
+        raise ModelLoadError(f"skl2onnx could not convert {type(est).__name__}: {e}") from e

@@ -1,0 +1,1 @@
+"""Apache TVM passes (compile, tune, cross-compile). Filled in by the TVM backend."""

@@ -1,0 +1,240 @@
+"""Orchestration: model × recipes (× profiles) → build variants → measure in workers → Report.
+
+    >>> report = el.compare("model.onnx", data=ds, recipes=["fp32", "int8-static"])
+    >>> report.best(max_accuracy_drop=0.01)
+
+Progress is reported through `progress(event)` callbacks (dicts with `stage`, `variant`, `i`, `n`,
+`message`); a `cancel` threading.Event or Ctrl-C stops the run and keeps what finished.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import variant as _variant
+from .data import Dataset
+from .errors import ConfigError, DataError, EdgelabError, WorkerError
+from .measure import accuracy, agreement, latency_stats, ratio_stats
+from .measure.latency import block_spread
+from .model import Model, load
+from .profiles import host_fingerprint, host_label
+from .runners import MeasureConfig, run_job
+from .variant import Recipe, Variant
+
+Progress = Callable[[dict], None]
+REFERENCE = "fp32"
+SPREAD_WARN = 0.25  # block-median IQR above this: ranking variants closer than that is unreliable
+
+
+def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, calibration=None,
+            profiles: Sequence[str] = (),
+            workload=None, measure: MeasureConfig | None = None, progress: Progress | None = None,
+            cancel: threading.Event | None = None, store: bool = True, devices: Sequence = ()) -> "Report":
+    """Build every recipe's variant of `model`, measure each on this machine, and compare them.
+
+    `data` gives evaluation inputs (and labels); `calibration` the samples static quantization calibrates
+    on (default: `data`; keep them apart from the test samples when you can).
+    """
+    from .report import Report
+    from .store import Store, new_run_id
+
+    cfg = measure or MeasureConfig()
+    emit = progress or (lambda e: None)
+    model = load(model) if not isinstance(model, Model) else model
+    ds = _dataset(model, data)
+    calib = _dataset(model, calibration) if calibration is not None else ds
+    recipe_objs = _recipes(recipes)
+    host = dict(host_fingerprint(), label=host_label())
+    run_id = new_run_id()
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    rows: dict[str, dict] = {}
+    status = "complete"
+    warnings: list[str] = []
+    try:
+        built = _build_all(model, recipe_objs, calib, rows, emit, cancel)
+        _measure_all(built, ds, cfg, rows, emit, cancel, warnings)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        warnings.append("run interrupted: variants not finished are marked as such")
+        for r in recipe_objs:
+            rows.setdefault(r.name, _row(r, None))
+            if rows[r.name].get("latency_ms") is None and not rows[r.name].get("error"):
+                rows[r.name]["error"] = "not measured: run interrupted"
+    variants = [rows[r.name] for r in recipe_objs]
+    _add_quality(variants, ds)
+    report = Report(model=model.summary(), host=host, variants=tuple(variants), run_id=run_id, created=created,
+                    settings=dict(cfg.to_dict(), method=_method_text(cfg)),
+                    data={"name": ds.name, "samples": ds.n, "task": ds.task, "labels": ds.has_labels,
+                          "synthetic": bool(ds.meta.get("synthetic"))},
+                    warnings=tuple(warnings), status=status)
+    if profiles:
+        from .estimate import project_report  # issue 4: projections + savings per profile
+
+        report = project_report(report, model, profiles, workload=workload)
+    if store:
+        Store().save(report)
+    emit({"stage": "done", "run_id": run_id, "status": status})
+    return report
+
+
+def _dataset(model: Model, data) -> Dataset:
+    if data is None:
+        return Dataset.synthetic(model, n=64)
+    if isinstance(data, Dataset):
+        return data.validate(model)
+    if isinstance(data, (str, Path)):
+        return Dataset.from_npz(data, model)
+    if isinstance(data, tuple) and len(data) == 2:
+        return Dataset.from_arrays(data[0], data[1], model=model)
+    return Dataset.from_arrays(data, model=model)
+
+
+def _recipes(recipes) -> list[Recipe]:
+    if isinstance(recipes, str):
+        recipes = [r for r in recipes.split(",") if r.strip()]
+    objs = [r if isinstance(r, Recipe) else Recipe.parse(r) for r in recipes]
+    if not objs:
+        raise ConfigError("give at least one recipe; valid recipes: " + ", ".join(_variant.recipes()))
+    names = [r.name for r in objs]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ConfigError(f"recipe names must be unique; repeated: {', '.join(sorted(dup))}")
+    if REFERENCE not in names:
+        objs.insert(0, Recipe.parse(REFERENCE))
+    return objs
+
+
+def _row(r: Recipe, v: Variant | None) -> dict:
+    return {"id": r.name, "recipe": r.name, "recipe_steps": r.to_dict()["steps"], "runtime": r.runtime,
+            "precision": r.precision, "size_bytes": v.size_bytes if v else None,
+            "build_s": round(v.build_s, 3) if v else None, "cached": v.cached if v else None,
+            "accuracy": None, "agreement": None, "latency_ms": None, "latency_ms_by_batch": {},
+            "speedup": None, "speedup_by_batch": {}, "peak_memory_bytes": None, "load_ms": None,
+            "measured_on": None, "estimates": {}, "savings": {}, "error": None}
+
+
+def _build_all(model, recipes, ds, rows, emit, cancel) -> list[Variant]:
+    built = []
+    for i, r in enumerate(recipes):
+        _check_cancel(cancel)
+        emit({"stage": "build", "variant": r.name, "i": i, "n": len(recipes)})
+        try:
+            v = _variant.build(model, r, calibration=ds if r.needs_calibration else None, cancel=cancel)
+            built.append(v)
+            rows[r.name] = _row(r, v)
+        except EdgelabError as e:
+            rows[r.name] = dict(_row(r, None), error=f"build failed: {e}")
+            if r.name == REFERENCE:
+                raise
+            emit({"stage": "error", "variant": r.name, "message": str(e)})
+    return built
+
+
+def _measure_all(built: list[Variant], ds: Dataset, cfg: MeasureConfig, rows, emit, cancel, warnings):
+    label = host_label()
+    n_eval = min(ds.n, cfg.eval_samples or ds.n)
+    with tempfile.TemporaryDirectory(prefix="edgelab-data-") as tmp:
+        data_path = ds.take(n_eval).save_npz(Path(tmp) / "data.npz")
+        ok: list[Variant] = []
+        for i, v in enumerate(built):  # outputs + peak memory: one short process per variant
+            _check_cancel(cancel)
+            emit({"stage": "evaluate", "variant": v.id, "i": i, "n": len(built)})
+            try:
+                res = run_job(_job("evaluate", [v], data_path, cfg), timeout_s=cfg.timeout_s, cancel=cancel)
+            except WorkerError as e:
+                rows[v.id]["error"] = f"evaluate: {e}"
+                emit({"stage": "error", "variant": v.id, "message": str(e)})
+                continue
+            rows[v.id].update(peak_memory_bytes=res["peak_memory_bytes"], load_ms=res["create_ms"],
+                              measured_on=label, _outputs=res["outputs_array"])
+            ok.append(v)
+        if not any(v.id == REFERENCE for v in ok):
+            raise WorkerError(f"the fp32 reference could not run: {rows[REFERENCE]['error']}")
+        _check_cancel(cancel)
+        _latency(ok, data_path, cfg, rows, emit, cancel, warnings)
+
+
+def _latency(ok, data_path, cfg, rows, emit, cancel, warnings):
+    """All variants timed in one worker, interleaved; if it dies, one worker per variant names the culprit."""
+    emit({"stage": "latency", "variant": None, "i": 0, "n": len(ok), "message": "interleaved timing"})
+    try:
+        res = run_job(_job("latency", ok, data_path, cfg), timeout_s=cfg.timeout_s * max(1, len(ok)),
+                      progress=emit, cancel=cancel)
+        results = {None: res}
+    except WorkerError as e:
+        emit({"stage": "error", "variant": None, "message": f"shared latency worker failed ({e}); isolating"})
+        results = {}
+        for v in ok:
+            if v.id == REFERENCE:
+                continue
+            pair = [x for x in ok if x.id == REFERENCE] + [v]
+            try:
+                results[v.id] = run_job(_job("latency", pair, data_path, cfg), timeout_s=cfg.timeout_s,
+                                        progress=emit, cancel=cancel)
+            except WorkerError as e2:
+                rows[v.id]["error"] = f"latency: {e2}"
+    for res in results.values():
+        for batch, b in res["latency"].items():
+            ref_blocks = b["blocks"].get(REFERENCE, [])
+            for vid, times in b["times"].items():
+                st = latency_stats(times)
+                st["block_spread"] = block_spread(b["blocks"][vid])
+                rows[vid]["latency_ms_by_batch"][batch] = st
+                rows[vid]["speedup_by_batch"][batch] = ratio_stats(b["blocks"][vid], ref_blocks)
+        load1 = res.get("loadavg", [0])[0]
+        if load1 > (os.cpu_count() or 1) * 1.0:
+            warnings.append(f"the machine was busy while timing (load average {load1:.1f} on "
+                            f"{os.cpu_count()} cores): absolute times are inflated, ratios less so")
+    first = str(cfg.batch_sizes[0])
+    for vid, row in rows.items():
+        if first in row["latency_ms_by_batch"]:
+            row["latency_ms"] = row["latency_ms_by_batch"][first]
+            row["speedup"] = row["speedup_by_batch"][first]
+            sp = row["speedup"]
+            if vid != REFERENCE and sp.get("q25") and sp["q75"] - sp["q25"] > SPREAD_WARN * sp["median"]:
+                warnings.append(f"{vid}: speed-up varies from {sp['q25']}x to {sp['q75']}x between rounds; "
+                                "the ranking against variants within that range is not reliable")
+
+
+def _add_quality(variants: list[dict], ds: Dataset):
+    ref = next((v for v in variants if v["id"] == REFERENCE), None)
+    ref_out = ref.pop("_outputs", None) if ref else None
+    ref_acc = None
+    if ref_out is not None:
+        ref_acc = accuracy(ref_out, ds.labels[:len(ref_out)] if ds.labels is not None else None, ds.task, ref_out)
+        ref["accuracy"] = None if ref_acc is None else dict(ref_acc, delta=0.0)
+        ref["agreement"] = agreement(ref_out, ref_out)
+    for v in variants:
+        out = v.pop("_outputs", None)
+        if out is None or v is ref or ref_out is None:
+            continue
+        v["agreement"] = agreement(out, ref_out)
+        acc = accuracy(out, ds.labels[:len(out)] if ds.labels is not None else None, ds.task, ref_out)
+        if acc is not None:
+            acc["delta"] = round(acc["value"] - ref_acc["value"], 6) if ref_acc else None
+        v["accuracy"] = acc
+
+
+def _job(mode: str, variants: list[Variant], data_path: Path, cfg: MeasureConfig) -> dict:
+    return {"mode": mode, "variants": [{"id": v.id, "path": v.path, "runtime": v.runtime} for v in variants],
+            "data": str(data_path), "threads": cfg.n_threads, "batch_sizes": list(cfg.batch_sizes),
+            "eval_batch": cfg.eval_batch, "cfg": cfg.to_dict()}
+
+
+def _check_cancel(cancel):
+    if cancel is not None and cancel.is_set():
+        raise KeyboardInterrupt
+
+
+def _method_text(cfg: MeasureConfig) -> str:
+    return (f"Latency: all variants loaded in one worker process ({cfg.n_threads} intra-op threads), "
+            f"{cfg.warmup_runs} warm-up runs each, then interleaved rounds in random order of {cfg.block_runs} "
+            f"timed calls per variant until ≥{cfg.min_runs} runs (batch 1) and ≥{cfg.min_time_s:g} s; speed-up = "
+            "fp32 block median / variant block median within each round. Peak memory: peak RSS (ru_maxrss) of a "
+            "separate process per variant during session load + evaluation (Linux VmHWM, reset after imports "
+            "and data load), minus the RSS at that reset. Accuracy/agreement: outputs of that same process on the evaluation samples.")
+
