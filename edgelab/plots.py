@@ -60,6 +60,89 @@ def _pareto(pts):
     return front
 
 
+def _ok(report):
+    return [v for v in report.variants if not v.get("error")]
+
+
+def _host(report) -> str:
+    return report.host.get("label") or report.host.get("cpu", "this host")
+
+
+def latency_per_profile(report):
+    """Grouped bars per variant: measured p50 on this host (solid) and projected latency per profile (hatched)."""
+    import plotly.graph_objects as go
+
+    vs = _ok(report)
+    ids = [v["id"] for v in vs]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(name=f"measured on {_host(report)}", x=ids,
+                         y=[(v.get("latency_ms") or {}).get("p50") for v in vs], marker={"color": "#2ca02c"}))
+    profs = sorted({p for v in vs for p in (v.get("estimates") or {})})
+    for p in profs:
+        est = [(v.get("estimates") or {}).get(p) or {} for v in vs]
+        fig.add_trace(go.Bar(name=f"projected: {p}", x=ids, y=[e.get("latency_ms") for e in est],
+                             marker={"pattern": {"shape": "/"}}, hovertext=[e.get("source") or "" for e in est]))
+    fig.update_layout(barmode="group", title="Latency per variant: measured here vs projected per profile (batch 1)",
+                      yaxis_title="latency, ms", yaxis_type="log" if profs else "linear", template="plotly_white",
+                      height=400, margin={"t": 60, "l": 60, "r": 20, "b": 50})
+    return fig
+
+
+def _ram_bytes(profile: dict) -> float | None:
+    for k in ("ram_bytes", "memory_bytes", "ram"):
+        x = profile.get(k)
+        if isinstance(x, dict):
+            x = x.get("value")
+        if isinstance(x, (int, float)):
+            return x
+    return None
+
+
+def memory_vs_ram(report):
+    """Peak memory measured per variant (bars) against each profile's RAM (dashed lines)."""
+    import plotly.graph_objects as go
+
+    vs = _ok(report)
+    fig = go.Figure(go.Bar(name=f"peak memory, measured on {_host(report)}", x=[v["id"] for v in vs],
+                           y=[(v.get("peak_memory_bytes") or 0) / 2**20 for v in vs], marker={"color": "#9467bd"}))
+    for pid, prof in sorted((report.profiles or {}).items()):
+        ram = _ram_bytes(prof if isinstance(prof, dict) else {})
+        if ram:
+            fig.add_hline(y=ram / 2**20, line_dash="dash", line_color="#888", annotation_text=f"{pid} RAM",
+                          annotation_position="top left")
+    fig.update_layout(title="Memory: measured peak per variant vs each profile's RAM", yaxis_title="MiB",
+                      yaxis_type="log", template="plotly_white", height=380, margin={"t": 60, "l": 60, "r": 20, "b": 50})
+    return fig
+
+
+def cost_over_months(savings: dict, *, months: int = 36, title: str = ""):
+    """Cumulative cloud vs edge cost per profile from `savings` ({profile: {cloud_usd_month, edge_usd_month,
+    breakeven_months, edge_upfront_usd?}}), with each break-even point marked. Projected figures."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    xs = list(range(months + 1))
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+    for k, (pid, s) in enumerate(sorted(savings.items())):
+        if not s or s.get("cloud_usd_month") is None:
+            continue
+        c = palette[k % len(palette)]
+        up = s.get("edge_upfront_usd") or 0.0
+        fig.add_trace(go.Scatter(x=xs, y=[s["cloud_usd_month"] * m for m in xs], name=f"cloud (for {pid})",
+                                 line={"color": c, "dash": "dot"}))
+        fig.add_trace(go.Scatter(x=xs, y=[up + s["edge_usd_month"] * m for m in xs], name=f"edge: {pid}",
+                                 line={"color": c}))
+        be = s.get("breakeven_months")
+        if be is not None and 0 <= be <= months:
+            fig.add_trace(go.Scatter(x=[be], y=[s["cloud_usd_month"] * be], mode="markers+text", showlegend=False,
+                                     marker={"symbol": "star", "size": 13, "color": c}, textposition="top left",
+                                     text=[f"break-even {be:.1f} mo"], name=f"break-even {pid}"))
+    fig.update_layout(title=title or "Cloud vs edge cost over time (projected)", xaxis_title="months",
+                      yaxis_title="cumulative cost, USD", template="plotly_white", height=380,
+                      margin={"t": 60, "l": 60, "r": 20, "b": 50})
+    return fig
+
+
 def report_page(report) -> str:
     """A self-contained HTML page: header, comparison table, charts (plotly.js inlined, no CDN)."""
     from plotly.offline import get_plotlyjs

@@ -1,0 +1,4 @@
+"""Jupyter widgets for edgelab: the interactive `Workbench` (ipywidgets 8 + plotly FigureWidget)."""
+from .workbench import Workbench
+
+__all__ = ["Workbench"]
