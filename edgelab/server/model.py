@@ -44,6 +44,7 @@ class ModelHandler(APIHandler):
     async def get(self, path: str) -> None:
         cm = self.contents_manager
         full = resolve(cm.root_dir, path, allow_hidden=getattr(cm, "allow_hidden", False))
+        self.set_header("Content-Type", "application/octet-stream")
         self.set_header("Content-Length", str(os.path.getsize(full)))
         self.set_header("Cache-Control", "no-store")
         with open(full, "rb") as f:

@@ -99,12 +99,16 @@ class ReportHTMLHandler(_Base):
 
 
 class ProfilesHandler(_Base):
-    """``GET`` → ``{"profiles": [...]}`` from the catalog (plus the user's own profiles)."""
+    """``GET`` → ``{"profiles": [...], "host": {...}}``: the device catalog and this machine."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
         from edgelab import profiles
 
-        items = await asyncio.to_thread(profiles.list_profiles)
-        self.finish(_dumps({"profiles": [p.to_dict() for p in items]}))
+        list_profiles = getattr(profiles, "list_profiles", None)  # the catalog may not exist yet
+        items = await asyncio.to_thread(list_profiles) if list_profiles else []
+        from edgelab.profiles.host import fingerprint
+
+        host = await asyncio.to_thread(fingerprint)
+        self.finish(_dumps({"profiles": [p.to_dict() for p in items], "host": host}))
