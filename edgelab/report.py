@@ -238,6 +238,15 @@ def table_html(report: Report) -> str:
             + "".join(f'<p class="warn">warning: {e(w)}</p>' for w in report.warnings) + "</div>")
 
 
+def variant_html(v) -> str:
+    """A Variant (built artifact + lineage) as a short HTML block."""
+    e = html.escape
+    steps = " → ".join(f"{n}({', '.join(f'{k}={x}' for k, x in o)})" for n, o in v.recipe.steps) or "no pass (reference)"
+    return (f"<div><b>{e(v.id)}</b>: {e(v.runtime)}, {e(v.precision)}, {v.size_bytes / 1024:,.0f} KiB, "
+            f"{'from cache' if v.cached else f'built in {v.build_s:.1f} s'}<br>recipe: {e(steps)}<br>"
+            f"<small>parent sha256 {e(v.parent_sha256[:12])} · <code>{e(str(v.path))}</code></small></div>")
+
+
 def model_html(m) -> str:
     e = html.escape
     ops = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in list(m.op_histogram.items())[:20])

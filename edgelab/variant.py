@@ -174,6 +174,11 @@ class Variant:
         return (f"Variant({self.id!r}, {self.runtime}, {self.precision}, {self.size_bytes / 1024:.0f} KiB, "
                 f"{'cached' if self.cached else f'built in {self.build_s:.1f} s'})")
 
+    def _repr_html_(self) -> str:
+        from .report import variant_html
+
+        return variant_html(self)
+
 
 def variant_key(model: Model, recipe: Recipe, calibration=None, target=None) -> str:
     h = hashlib.sha256()
