@@ -15,16 +15,25 @@ from .report import Report
 from .runners import MeasureConfig
 from .store import Store
 from .variant import Recipe, Variant, build, recipes
+from .viewer import view
 from .workbench import compare
 
 __all__ = [
     "ConfigError", "DataError", "Dataset", "EdgelabError", "MeasureConfig", "MissingDependencyError", "Model",
     "ModelLoadError", "PassError", "Recipe", "Report", "RuntimeBackendError", "Store", "StoreError", "Variant",
-    "WorkerError", "build", "compare", "load", "passes", "recipes",
+    "Workbench", "WorkerError", "build", "compare", "list_passes", "load", "recipes", "view",
 ]
 
 
-def passes() -> dict:
+def __getattr__(name):
+    if name == "Workbench":  # ipywidgets + plotly: imported on first use only
+        from .widgets import Workbench
+
+        return Workbench
+    raise AttributeError(f"module 'edgelab' has no attribute {name!r}")
+
+
+def list_passes() -> dict:
     """Registered passes by name (PassInfo: backend, precision, options)."""
     from .passes import all_passes
 

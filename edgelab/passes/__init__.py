@@ -82,15 +82,16 @@ def register(name: str, *, backend: str, precision: str, description: str,
     return deco
 
 
-def _load_builtins():
-    for m in _BUILTIN_MODULES:
-        importlib.import_module(f"{__name__}.{m}")
+_loaded = False
 
 
 def all_passes() -> dict[str, PassInfo]:
-    """name -> PassInfo for every registered pass."""
-    if not _REGISTRY:
-        _load_builtins()
+    """name -> PassInfo for every registered pass (built-in modules are imported on first use)."""
+    global _loaded
+    if not _loaded:
+        for m in _BUILTIN_MODULES:
+            importlib.import_module(f"{__name__}.{m}")
+        _loaded = True
     return dict(_REGISTRY)
 
 

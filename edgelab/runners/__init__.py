@@ -35,6 +35,7 @@ class MeasureConfig:
     eval_batch: int = 32
     eval_samples: int | None = 512
     timeout_s: float = 300.0
+    memory_limit_bytes: int | None = None  # address-space cap per worker (RLIMIT_AS); None = no cap
     seed: int = 0
     # runtime-specific loaders receive the threads; TVM reads TVM_NUM_THREADS from it too
     extra: dict = field(default_factory=dict)

@@ -1,9 +1,10 @@
 """Worker process entry point: `python -m edgelab.runners.worker JOB.json`.
 
 Loads variants, runs them and writes a JSON result file; the caller (a notebook kernel or the CLI)
-survives whatever a backend does here. Two jobs:
+survives whatever a backend does here. Three jobs:
   evaluate — one variant per process: outputs over the dataset, peak memory (ru_maxrss delta), load time;
-  latency  — all variants in one process, timed in interleaved, randomly permuted blocks.
+  latency  — all variants in one process, timed in interleaved, randomly permuted blocks;
+  profile  — per-node kernel times + runtime graph, or per-layer errors (edgelab.explain).
 Progress goes to stdout as lines `@progress {json}`.
 """
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _fault(variant_id: str, stage: str):
     elif kind == "oom":
         hog = []
         while True:
-            hog.append(bytearray(256 * 2**20))
+            hog.append(b"\1" * (256 * 2**20))  # touched pages, so RSS really grows
     elif kind == "raise":
         raise RuntimeError("injected failure")
 
@@ -164,13 +165,22 @@ def latency(job: dict) -> dict:
     return {"latency": result, "loadavg": os.getloadavg()}
 
 
+def profile(job: dict) -> dict:
+    from ..explain.profile import worker_main
+
+    return worker_main(job)
+
+
 def main(argv=None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
     with open(argv[0]) as f:
         job = json.load(f)
     os.environ.setdefault("TVM_NUM_THREADS", str(job["threads"]))
+    limit = job.get("cfg", {}).get("memory_limit_bytes")
+    if limit:
+        resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
     try:
-        res = (evaluate if job["mode"] == "evaluate" else latency)(job)
+        res = {"evaluate": evaluate, "profile": profile}.get(job["mode"], latency)(job)
         res["ok"] = True
     except Exception as e:  # reported to the caller as this variant's error
         res = {"ok": False, "error": f"{type(e).__name__}: {str(e).strip().splitlines()[0][:400] if str(e).strip() else ''}"}
