@@ -177,6 +177,25 @@ def cmd_history(a) -> int:
     return 0
 
 
+def cmd_explain(a) -> int:
+    from .data import Dataset
+    from .model import load
+    from .report import Report
+
+    report = Report.from_json(a.report)
+    data = Dataset.from_npz(a.data, load(report.model["path"])) if a.data and report.model.get("path") else None
+    ex = report.explain(a.variant, data=data, calibration=data, k=a.k, layers=not a.no_layers,
+                        mixed=not a.no_mixed)
+    print(ex.text())
+    if a.json:
+        Path(a.json).write_text(json.dumps(ex.to_dict(), indent=1, default=str))
+        print(f"wrote {a.json}", file=sys.stderr)
+    if a.html:
+        report.save_html(a.html)
+        print(f"wrote {a.html}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgelab", description="Edge-ML workbench: optimize, measure, compare.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -225,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--html", help="(with a run id) write its HTML report here")
     sp.add_argument("--json-list", action="store_true", help="print the run list as JSON")
     sp.set_defaults(fn=cmd_history)
+
+    sp = sub.add_parser("explain", help="why a variant of a report is (not) faster, which layers cost accuracy")
+    sp.add_argument("report", help="report JSON written by compare/demo")
+    sp.add_argument("variant", help="variant id in that report")
+    sp.add_argument("--data", help=".npz used for the report (inputs for profiling, layer errors, calibration)")
+    sp.add_argument("--k", type=int, default=2, help="worst layers kept in fp32 in the mixed-precision variant")
+    sp.add_argument("--no-layers", action="store_true", help="speed only: skip per-layer errors")
+    sp.add_argument("--no-mixed", action="store_true", help="do not build/measure the mixed-precision variant")
+    sp.add_argument("--json", help="write the explanation JSON here")
+    sp.add_argument("--html", help="write the HTML report, now with the explanation, here")
+    sp.set_defaults(fn=cmd_explain)
     return p
 
 

@@ -102,7 +102,7 @@ class Model:
 
     def summary(self) -> dict:
         """The Report JSON's `model` block."""
-        return {"name": self.name, "sha256": self.sha256, "params": self.params, "macs": self.macs,
+        return {"name": self.name, "path": self.path, "sha256": self.sha256, "params": self.params, "macs": self.macs,
                 "size_bytes": self.size_bytes, "opset": self.opset,
                 "inputs": [asdict(t) for t in self.inputs], "outputs": [asdict(t) for t in self.outputs],
                 "uncounted_ops": list(self.uncounted_ops)}

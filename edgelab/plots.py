@@ -143,6 +143,44 @@ def cost_over_months(savings: dict, *, months: int = 36, title: str = ""):
     return fig
 
 
+def layer_sqnr(explanation):
+    """Per-layer SQNR (dB) of a quantized variant vs fp32, in graph order; the worst layers marked.
+
+    `explanation`: an edgelab.explain.Explanation or its dict (a variant's `explanation` in a report).
+    """
+    import plotly.graph_objects as go
+
+    ex = explanation if isinstance(explanation, dict) else explanation.to_dict()
+    ts = (ex.get("layers") or {}).get("tensors") or []
+    if not ts:
+        return None
+    worst = {w["tensor"] for w in ex.get("worst") or ()}
+    x = [f"{t['order']}: {t['node'] or t['tensor']}" for t in ts]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=[t.get("sqnr_db") for t in ts], mode="lines+markers",
+                             name="SQNR vs fp32 model (accumulated)"))
+    fig.add_trace(go.Bar(x=x, y=[t.get("bulk_sqnr_db") for t in ts], name="bulk SQNR, this tensor alone",
+                         marker={"color": ["#d62728" if t["tensor"] in worst else "#9ecae1" for t in ts]}))
+    fig.update_layout(title=f"{ex['variant']}: per-layer SQNR vs fp32, dB ({ex.get('host', '')}; red = worst)",
+                      xaxis_title="node (graph order)", yaxis_title="SQNR, dB (higher is better)",
+                      template="plotly_white", height=380, margin={"t": 60, "l": 60, "r": 20, "b": 90})
+    return fig
+
+
+def _explanations_html(report) -> str:
+    """The "Explanations" section: every variant that carries an `explanation`, with its layer chart."""
+    from .explain import Explanation
+
+    parts = []
+    for v in report.variants:
+        if v.get("explanation"):
+            ex = Explanation.from_dict(v["explanation"])
+            fig = layer_sqnr(ex)
+            parts.append(f"<h3>{html.escape(v['id'])}</h3>{ex._repr_html_()}"
+                         + (fig.to_html(full_html=False, include_plotlyjs=False) if fig is not None else ""))
+    return f"<h2>Explanations</h2>{''.join(parts)}" if parts else ""
+
+
 def report_page(report) -> str:
     """A self-contained HTML page: header, comparison table, charts (plotly.js inlined, no CDN)."""
     from plotly.offline import get_plotlyjs
@@ -154,6 +192,7 @@ def report_page(report) -> str:
     e = html.escape
     h = report.host
     sections = ""
+    sections += _explanations_html(report)
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>edgelab report: {e(str(report.model.get('name', '')))}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}} table{{border-collapse:collapse;font-size:13px}}

@@ -72,6 +72,13 @@ class Report:
                 best, best_ms = v, ms
         return best
 
+    def explain(self, variant_id: str, *, data=None, calibration=None, **kw):
+        """Why this variant is (not) faster and which layers cost accuracy (edgelab.explain); the result is
+        also stored in the variant dict under `explanation`, so to_json()/to_html() include it."""
+        from .explain import explain_report
+
+        return explain_report(self, variant_id, data=data, calibration=calibration, **kw)
+
     # ---- serialisation --------------------------------------------------------------------------
     def to_json(self) -> dict:
         return {"run_id": self.run_id, "created": self.created, "status": self.status, "model": self.model,
