@@ -164,7 +164,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       palette.addItem({ command: CommandIDs.viewGraph, category: 'edgelab', args: { isPalette: true } });
     }
     if (launcher) {
-      launcher.add({ command: CommandIDs.openWorkbench, category: 'Notebook', rank: 10, args: { isLauncher: true } });
+      launcher.add({ command: CommandIDs.openWorkbench, category: 'edgelab', rank: 0, args: { isLauncher: true } });
     }
     app.contextMenu.addItem({ command: CommandIDs.viewGraph, selector: '.jp-DirListing-item[data-file-type="onnx"]', rank: 1 });
   }

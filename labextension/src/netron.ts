@@ -26,23 +26,59 @@ export class NoContentModelFactory extends TextModelFactory {
   }
 }
 
-/** The iframe holding Netron's viewer. */
+/** The iframe holding Netron's viewer, and a message bar for a model Netron cannot read. */
 export class NetronPanel extends Widget {
   constructor() {
     super();
     this.addClass('jp-edgelab-netron');
+    this.banner = document.createElement('div');
+    this.banner.className = 'jp-edgelab-netron-error';
+    this.banner.setAttribute('role', 'alert');
+    this.banner.hidden = true;
     this.iframe = document.createElement('iframe');
     this.iframe.className = 'jp-edgelab-netron-frame';
     this.iframe.title = 'Netron model graph';
     this.iframe.referrerPolicy = 'no-referrer';
-    this.node.appendChild(this.iframe);
+    this.iframe.addEventListener('load', () => this._watch());
+    this.node.append(this.banner, this.iframe);
   }
 
   show_(path: string): void {
+    this._path = path;
+    this.banner.hidden = true;
     this.iframe.src = netronUrl(path);
   }
 
+  dispose(): void {
+    this._observer?.disconnect();
+    super.dispose();
+  }
+
+  /** Netron signals its state with classes on its <body>: 'alert' is an error message. */
+  private _watch(): void {
+    this._observer?.disconnect();
+    const doc = this.iframe.contentDocument; // same origin: edgelab serves Netron itself
+    if (!doc?.body) {
+      return;
+    }
+    const check = (): void => {
+      if (doc.body.classList.contains('alert')) {
+        const reason = (doc.getElementById('message-text')?.textContent?.trim() || 'unknown error').replace(/\.+$/, '');
+        this.banner.textContent = `Netron cannot read ${this._path}: ${reason}. Is it a complete model file in a format Netron supports (ONNX, TFLite, …)?`;
+        this.banner.hidden = false;
+      } else if (doc.body.classList.contains('default')) {
+        this.banner.hidden = true;
+      }
+    };
+    this._observer = new MutationObserver(check);
+    this._observer.observe(doc.body, { attributes: true, attributeFilter: ['class'] });
+    check();
+  }
+
+  readonly banner: HTMLDivElement;
   readonly iframe: HTMLIFrameElement;
+  private _path = '';
+  private _observer: MutationObserver | null = null;
 }
 
 export class NetronViewer extends DocumentWidget<NetronPanel> {}

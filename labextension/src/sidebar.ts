@@ -21,7 +21,10 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: s
 }
 
 function fmt(value: number | null | undefined, digits: number): string {
-  return typeof value === 'number' && isFinite(value) ? value.toFixed(digits) : '–';
+  if (typeof value !== 'number' || !isFinite(value)) {
+    return '–';
+  }
+  return Math.abs(value) < 1 && value !== 0 ? value.toPrecision(digits) : value.toFixed(digits);
 }
 
 /** One line of headline figures for a run's best variant. */

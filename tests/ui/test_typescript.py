@@ -1,0 +1,25 @@
+"""TypeScript checks of the labextension (tsc --noEmit + eslint), so the single test command covers them."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+LABEXT = Path(__file__).resolve().parents[2] / "labextension"
+
+
+@pytest.fixture(scope="module")
+def jlpm() -> str:
+    exe = shutil.which("jlpm")
+    if exe is None:
+        pytest.fail("jlpm not found: install jupyter-builder (pip install jupyter-builder)")
+    if not (LABEXT / "node_modules").exists():
+        subprocess.run([exe, "install"], cwd=LABEXT, check=True, capture_output=True, timeout=600)
+    return exe
+
+
+def test_typescript_compiles_and_lints(jlpm):
+    out = subprocess.run([jlpm, "run", "lint:check"], cwd=LABEXT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
