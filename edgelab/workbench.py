@@ -54,6 +54,7 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
     rows: dict[str, dict] = {}
     status = "complete"
     warnings: list[str] = []
+    built: list[Variant] = []
     try:
         built = _build_all(model, recipe_objs, calib, rows, emit, cancel)
         _measure_all(built, ds, cfg, rows, emit, cancel, warnings)
@@ -74,7 +75,7 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
     if profiles:
         from .estimate import project_report  # issue 4: projections + savings per profile
 
-        report = project_report(report, model, profiles, workload=workload)
+        report = project_report(report, model, profiles, workload=workload, variants=built)
     if store:
         Store().save(report)
     emit({"stage": "done", "run_id": run_id, "status": status})
@@ -204,15 +205,16 @@ def _add_quality(variants: list[dict], ds: Dataset):
     ref = next((v for v in variants if v["id"] == REFERENCE), None)
     ref_out = ref.pop("_outputs", None) if ref else None
     ref_acc = None
+    classes = ds.task in ("classification", "none")
     if ref_out is not None:
         ref_acc = accuracy(ref_out, ds.labels[:len(ref_out)] if ds.labels is not None else None, ds.task, ref_out)
         ref["accuracy"] = None if ref_acc is None else dict(ref_acc, delta=0.0)
-        ref["agreement"] = agreement(ref_out, ref_out)
+        ref["agreement"] = agreement(ref_out, ref_out, classes=classes)
     for v in variants:
         out = v.pop("_outputs", None)
         if out is None or v is ref or ref_out is None:
             continue
-        v["agreement"] = agreement(out, ref_out)
+        v["agreement"] = agreement(out, ref_out, classes=classes)
         acc = accuracy(out, ds.labels[:len(out)] if ds.labels is not None else None, ds.task, ref_out)
         if acc is not None:
             acc["delta"] = round(acc["value"] - ref_acc["value"], 6) if ref_acc else None
