@@ -115,28 +115,47 @@ def memory_vs_ram(report):
     return fig
 
 
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+
+
+def cost_series(savings: dict, *, months: int = 36) -> list[dict]:
+    """The lines of `cost_over_months` as plain data: per profile a cloud line, an edge line and a
+    break-even marker (empty when there is none within `months`). `savings`: {profile: {cloud_usd_month,
+    edge_usd_month, breakeven_months, upfront_usd?, edge_energy_usd_month?}} as `savings.savings` returns;
+    with an up-front hardware price the edge line starts there and grows by the energy cost."""
+    xs = list(range(months + 1))
+    out = []
+    for k, (pid, s) in enumerate(sorted((p, s) for p, s in savings.items() if s and s.get("cloud_usd_month") is not None)):
+        c, edge = PALETTE[k % len(PALETTE)], s.get("edge_usd_month")
+        if s.get("edge_energy_usd_month") is not None:  # hardware bought up front, then energy per month
+            up, edge = s.get("upfront_usd") or 0.0, s["edge_energy_usd_month"]
+        else:
+            up = 0.0
+        be = s.get("breakeven_months")
+        be_ok = be is not None and 0 <= be <= months
+        out += [{"name": f"cloud (for {pid})", "kind": "cloud", "color": c, "x": xs,
+                 "y": [s["cloud_usd_month"] * m for m in xs]},
+                {"name": f"edge: {pid}", "kind": "edge", "color": c, "x": xs,
+                 "y": [up + edge * m for m in xs] if edge is not None else []},
+                {"name": f"break-even {pid}", "kind": "breakeven", "color": c, "x": [be] if be_ok else [],
+                 "y": [s["cloud_usd_month"] * be] if be_ok else [],
+                 "text": [f"break-even {be:.1f} mo"] if be_ok else []}]
+    return out
+
+
 def cost_over_months(savings: dict, *, months: int = 36, title: str = ""):
-    """Cumulative cloud vs edge cost per profile from `savings` ({profile: {cloud_usd_month, edge_usd_month,
-    breakeven_months, edge_upfront_usd?}}), with each break-even point marked. Projected figures."""
+    """Cumulative cloud vs edge cost per profile (see `cost_series`), each break-even point marked."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    xs = list(range(months + 1))
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
-    for k, (pid, s) in enumerate(sorted(savings.items())):
-        if not s or s.get("cloud_usd_month") is None:
-            continue
-        c = palette[k % len(palette)]
-        up = s.get("edge_upfront_usd") or 0.0
-        fig.add_trace(go.Scatter(x=xs, y=[s["cloud_usd_month"] * m for m in xs], name=f"cloud (for {pid})",
-                                 line={"color": c, "dash": "dot"}))
-        fig.add_trace(go.Scatter(x=xs, y=[up + s["edge_usd_month"] * m for m in xs], name=f"edge: {pid}",
-                                 line={"color": c}))
-        be = s.get("breakeven_months")
-        if be is not None and 0 <= be <= months:
-            fig.add_trace(go.Scatter(x=[be], y=[s["cloud_usd_month"] * be], mode="markers+text", showlegend=False,
-                                     marker={"symbol": "star", "size": 13, "color": c}, textposition="top left",
-                                     text=[f"break-even {be:.1f} mo"], name=f"break-even {pid}"))
+    for t in cost_series(savings, months=months):
+        if t["kind"] == "breakeven":
+            fig.add_trace(go.Scatter(x=t["x"], y=t["y"], mode="markers+text", showlegend=False, name=t["name"],
+                                     marker={"symbol": "star", "size": 13, "color": t["color"]},
+                                     textposition="top left", text=t["text"]))
+        else:
+            fig.add_trace(go.Scatter(x=t["x"], y=t["y"], name=t["name"],
+                                     line={"color": t["color"], "dash": "dot" if t["kind"] == "cloud" else None}))
     fig.update_layout(title=title or "Cloud vs edge cost over time (projected)", xaxis_title="months",
                       yaxis_title="cumulative cost, USD", template="plotly_white", height=380,
                       margin={"t": 60, "l": 60, "r": 20, "b": 50})

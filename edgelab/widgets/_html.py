@@ -126,21 +126,21 @@ def stage_text(e: dict) -> str:
 
 
 def profile_tooltip(p) -> str:
-    """Key specs and sources of a profile (object or dict) as plain text for a hover tooltip."""
-    d = p if isinstance(p, dict) else getattr(p, "to_dict", lambda: vars(p))()
-    keys = [k for k in ("name", "cores", "clock_ghz", "ram_bytes", "peak_gflops_fp32", "peak_gops_int8",
-                        "bandwidth_gbs", "power_w", "price_usd") if d.get(k) is not None]
-    lines = []
-    for k in keys:
-        x = d[k]
-        if isinstance(x, dict):
-            x = x.get("value", x)
-        if k == "ram_bytes" and isinstance(x, (int, float)):
-            x = f"{x / 2**20:,.0f} MiB"
-        lines.append(f"{k}: {x}")
-    src = d.get("sources") or d.get("source")
-    if isinstance(src, dict):
-        lines += [f"source {k}: {v}" for k, v in list(src.items())[:6]]
-    elif src:
-        lines.append(f"source: {src}")
-    return "\n".join(lines) or str(d.get("id", ""))
+    """Key specs and the source of each figure of a Profile (or a dict like its summary()) as hover text."""
+    d = p.summary() if hasattr(p, "summary") else dict(p)
+    lines = [f"{d.get('name') or d.get('id', '')} [{d.get('kind', '')}]"]
+    if d.get("cores"):
+        lines.append(f"{d['cores']} cores, {d.get('clock_ghz', '?')} GHz")
+    for prec, g in (d.get("peak_gops") or {}).items():
+        lines.append(f"peak {prec}: {g} G{'OP' if prec == 'int8' else 'FLOP'}/s ({(d.get('precisions') or {}).get(prec, '')})")
+    if d.get("ram_bytes"):
+        lines.append(f"RAM {d['ram_bytes'] / 2**20:,.0f} MiB, bandwidth {d.get('mem_bandwidth_gbs', '?')} GB/s")
+    if d.get("power_w") or d.get("price_usd") or d.get("usd_per_hour"):
+        lines.append(f"power {d.get('power_w', '?')} W, price {d.get('price_usd') or '-'} USD"
+                     + (f", {d['usd_per_hour']} USD/h" if d.get("usd_per_hour") else ""))
+    for k, src in list((getattr(p, "sources", None) or d.get("sources") or {}).items())[:8]:
+        if isinstance(src, dict):
+            src = src.get("source") or src.get("derived") or ""
+            src = f"{src}" if not isinstance(src, dict) else ""
+        lines.append(f"source {k}: {src}")
+    return "\n".join(lines)

@@ -26,57 +26,47 @@ def profile_catalog() -> dict:
         from ..profiles import list_profiles
     except ImportError:
         return {}
-    ps = list_profiles()
-    if isinstance(ps, dict):
-        return dict(ps)
-    out = {}
-    for p in ps:
-        pid = p if isinstance(p, str) else (p.get("id") if isinstance(p, dict) else getattr(p, "id", str(p)))
-        out[pid] = p
-    return out
+    from ..profiles import get
+
+    return {pid: get(pid) for pid in list_profiles()}
+
+
+CLOUD_OPTIONS = ["cheapest", "serverless", "cpu_instance", "gpu_instance"]
 
 
 def cloud_options() -> list[str]:
+    return CLOUD_OPTIONS if _savings_module() else FALLBACK_CLOUD
+
+
+def make_workload(requests_per_day: float, devices: int):
+    """A savings.Workload from the slider values; None when edgelab.savings is not installed."""
     s = _savings_module()
-    for name in ("CLOUD_OPTIONS", "cloud_options"):
-        opts = getattr(s, name, None) if s else None
-        if callable(opts):
-            opts = opts()
-        if opts:
-            return list(opts)
-    return FALLBACK_CLOUD
+    return s.Workload(requests_per_day=float(requests_per_day), devices=int(devices)) if s else None
 
 
-def make_workload(**values):
-    """A savings.Workload from the slider values (fields it does not have are left out); None without it."""
+def savings_for(report, workload, best: dict, *, cloud: str = "cheapest",
+                electricity_usd_per_kwh: float | None = None) -> dict:
+    """{profile: savings dict + 'variant'} for the best variant per profile, recomputed for `workload`.
+
+    Uses the variant's projected latency on the profile and the cloud reference latencies the report
+    stored, so nothing is measured or projected again; `cloud` restricts the cloud side to one option.
+    """
     s = _savings_module()
-    wl = getattr(s, "Workload", None) if s else None
-    if wl is None:
-        return None
-    names = {f.name for f in dataclasses.fields(wl)} if dataclasses.is_dataclass(wl) else set(
-        inspect.signature(wl).parameters)
-    aliases = {"devices": ("devices", "n_devices", "fleet_size"), "cloud": ("cloud", "cloud_option"),
-               "electricity_usd_per_kwh": ("electricity_usd_per_kwh", "electricity_usd_kwh", "electricity_price")}
-    kw = {}
-    for key, val in values.items():
-        for name in aliases.get(key, (key,)):
-            if name in names:
-                kw[name] = val
-                break
-    return wl(**kw)
-
-
-def savings_for(report, workload, best: dict) -> dict:
-    """{profile: savings dict + 'variant'} for the best variant per profile, recomputed for `workload`."""
-    s = _savings_module()
-    fn = getattr(s, "report_savings", None) if s else None
-    fresh = fn(report, workload) if (fn is not None and workload is not None) else None
+    prices = s.load_prices({"electricity_usd_per_kwh": electricity_usd_per_kwh}
+                           if electricity_usd_per_kwh is not None else None) if s else None
     out = {}
     for prof, vid in best.items():
-        if fresh is not None:
-            sav = (fresh.get(vid) or {}).get(prof)
+        v = report.variant(vid)
+        old = (v.get("savings") or {}).get(prof) or {}
+        cloud_ms = dict(old.get("cloud_latency_ms") or {})
+        if cloud != "cheapest" and cloud_ms.get(cloud):
+            cloud_ms = {cloud: cloud_ms[cloud]}
+        edge_ms = ((v.get("estimates") or {}).get(prof) or {}).get("latency_ms")
+        if s is None or workload is None or not cloud_ms:
+            sav = old
         else:
-            sav = (report.variant(vid).get("savings") or {}).get(prof)
+            sav = dict(s.savings(edge_ms, prof, workload, cloud_ms, prices, sensitivity=False),
+                       source=old.get("source"))
         if sav:
             out[prof] = dict(sav, variant=vid)
     return out

@@ -259,8 +259,7 @@ class Workbench(W.VBox):
         """The Workload the sliders describe (None while edgelab.savings is not installed)."""
         from ._savings import make_workload
 
-        return make_workload(requests_per_day=self.requests.value, devices=self.devices.value,
-                             cloud=self.cloud.value, electricity_usd_per_kwh=self.electricity.value)
+        return make_workload(self.requests.value, self.devices.value)
 
     def best_per_profile(self) -> dict:
         from ..errors import ConfigError
@@ -283,11 +282,20 @@ class Workbench(W.VBox):
         from ._savings import savings_for
 
         best = self.best_per_profile()
-        self.savings = savings_for(self.report, self.workload(), best)
+        self.savings = savings_for(self.report, self.workload(), best, cloud=self.cloud.value,
+                                   electricity_usd_per_kwh=self.electricity.value)
         self.table.value = _html.results_table(self.report, None, best, self.savings)
-        _set_figure(self.figures["cost"], plots.cost_over_months(
-            self.savings, title=f"Cloud ({self.cloud.value}) vs edge cost, {self.requests.value:,.0f} requests/day "
-                                "(projected)"))
+        title = f"Cloud ({self.cloud.value}) vs edge cost, {self.requests.value:,.0f} requests/day (projected)"
+        fw, series = self.figures["cost"], plots.cost_series(self.savings)
+        if fw.data and [t.name for t in fw.data] == [s["name"] for s in series]:
+            with fw.batch_update():  # same lines, new numbers: update in place (a new figure costs ~100 ms)
+                for t, s in zip(fw.data, series):
+                    t.x, t.y = s["x"], s["y"]
+                    if "text" in s:
+                        t.text = s["text"]
+                fw.layout.title.text = title
+        else:
+            _set_figure(fw, plots.cost_over_months(self.savings, title=title))
 
 
 def _one_line(e) -> str:

@@ -130,3 +130,31 @@ def test_savings_table_and_cost_chart_from_a_report(workdir):
     mem = wb.figures["memory"]
     assert list(mem.data[0].y) == [50.0, 50.0]
     assert any("rpi4 RAM" in (a.text or "") for a in mem.layout.annotations)
+
+
+@pytest.mark.slow
+def test_sliders_recompute_savings_without_measuring(workdir, quick, monkeypatch):
+    pytest.importorskip("edgelab.savings")
+    from edgelab import savings as S
+    from edgelab import workbench as core
+
+    wb = Workbench(workdir / "tiny.onnx", measure=quick, profiles=["rpi4"])
+    tick(wb.recipe_boxes, {"fp32"})
+    wb.run(block=True)
+    assert wb.error is None and wb.report.profiles and wb.savings["rpi4"]["variant"] == "fp32"
+    monkeypatch.setattr(core, "compare", lambda *a, **k: pytest.fail("a slider must not re-run compare"))
+    v = wb.report.variant("fp32")
+    cloud_ms = v["savings"]["rpi4"]["cloud_latency_ms"]
+    wb.requests.value = 1e7
+    want = S.savings(v["estimates"]["rpi4"]["latency_ms"], "rpi4", S.Workload(requests_per_day=wb.requests.value),
+                     cloud_ms, S.load_prices({"electricity_usd_per_kwh": 0.25}), sensitivity=False)
+    got = wb.savings["rpi4"]
+    assert got["cloud_usd_month"] == want["cloud_usd_month"] and got["edge_usd_month"] == want["edge_usd_month"]
+    cloud_line = next(t for t in wb.figures["cost"].data if t.name == "cloud (for rpi4)")
+    assert cloud_line.y[10] == pytest.approx(10 * want["cloud_usd_month"])
+    wb.cloud.value = "gpu_instance"
+    assert wb.savings["rpi4"]["cloud_option"] == "gpu_instance"
+    before = wb.savings["rpi4"]["edge_energy_usd_month"]
+    wb.electricity.value = 0.75
+    assert wb.savings["rpi4"]["edge_energy_usd_month"] == pytest.approx(3 * before, rel=0.01)
+    assert f"{wb.savings['rpi4']['cloud_usd_month']:,.2f}" in wb.table.value
