@@ -326,3 +326,18 @@ def calibration_factor(model, host_ms: float, host_threads: int | None = None, p
     host = host or host_profile()
     r_h, _ = roofline_ms(graph_ops(model), host, _variant_precision(model, precision), host_threads or host.threads)
     return host_ms / r_h if r_h > 0 else 1.0
+
+
+def estimate_report(model, profiles, *, recipes=None, measure=None, workload=None, progress=None):
+    """Projections alone, as a Report: measures on the host only what calibration needs (quick p50, batch 1)."""
+    from .runners import MeasureConfig
+    from .workbench import compare
+
+    if not profiles:
+        raise ConfigError("give at least one profile, e.g. profiles=['rpi4']")
+    for p in profiles:
+        get(p)  # unknown names fail before any measuring
+    cfg = measure or MeasureConfig()
+    cfg = replace(cfg, batch_sizes=(1,), min_runs=min(cfg.min_runs, 30), min_time_s=min(cfg.min_time_s, 0.5))
+    return compare(model, recipes=recipes or ["fp32"], profiles=profiles, workload=workload, measure=cfg,
+                   progress=progress, store=False)

@@ -1,0 +1,325 @@
+"""Validation that can fail: project standard architectures onto catalog devices and compare with the
+published measurements in shared/hardware/published_latencies.csv.
+
+Method (the same code path as the product): each architecture is built here as ONNX (torchvision 0.28
+definitions with random weights, the onnx wheel's light ShuffleNet, and small builders below), timed on this
+host with onnxruntime (1 thread, fp32), and projected with `edgelab.estimate.estimate` using the host
+calibration factor of that fp32 graph. No constant is fitted to a row: the only free numbers are the
+catalog's per-class priors (profiles/catalog.json: classes, method). Rows whose model is not built here
+(YOLOv7, EfficientNet-EdgeTPU) or whose device has no profile (Hexagon NPU, Adreno/Mali/Intel GPUs, Pi Zero)
+are counted as not covered.
+
+Run:  EDGELAB_WRITE_VALIDATION=1 pytest tests/benchmarks/test_projection_validation.py -m benchmark -s
+(the env var rewrites edgelab/profiles/validation.json, which `Profile.validation()` shows next to projections)
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import statistics
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.benchmark, pytest.mark.slow]
+CSV = Path(os.environ.get("EDGELAB_PUBLISHED_CSV", "/work/shared/hardware/published_latencies.csv"))
+def _tv():
+    """torchvision model definitions with the CPU torch (shared/notes/models.md workaround)."""
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    import torchvision
+    return torchvision
+
+def mobilenet_v1(width=1.0, classes=1000):
+    import torch.nn as nn
+    def c(i, o, s): return nn.Sequential(nn.Conv2d(i, o, 3, s, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
+    def dw(i, o, s): return nn.Sequential(nn.Conv2d(i, i, 3, s, 1, groups=i, bias=False), nn.BatchNorm2d(i), nn.ReLU(inplace=True),
+                                          nn.Conv2d(i, o, 1, 1, 0, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
+    w = lambda x: max(8, int(x * width))
+    cfg = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+    layers, ch = [c(3, w(32), 2)], w(32)
+    for o, s in cfg:
+        layers.append(dw(ch, w(o), s)); ch = w(o)
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(ch, classes))
+
+
+def _cbl(i, o, k, s, act="leaky"):
+    import torch.nn as nn
+    a = nn.LeakyReLU(0.1, inplace=True) if act == "leaky" else nn.ReLU(inplace=True)
+    return nn.Sequential(nn.Conv2d(i, o, k, s, k // 2, bias=False), nn.BatchNorm2d(o), a)
+
+
+def yolov4_tiny(classes=80):
+    """CSPDarknet53-tiny + 2 YOLO heads (AlexeyAB yolov4-tiny.cfg layer list)."""
+    import torch
+    import torch.nn as nn
+
+    class CSP(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.c1, self.c2, self.c3 = _cbl(c, c, 3, 1), _cbl(c // 2, c // 2, 3, 1), _cbl(c // 2, c // 2, 3, 1)
+            self.c4, self.pool = _cbl(c, c, 1, 1), nn.MaxPool2d(2, 2)
+
+        def forward(self, x):
+            x = self.c1(x)
+            a = self.c2(x[:, x.shape[1] // 2:])
+            b = self.c3(a)
+            f = self.c4(torch.cat([b, a], 1))
+            return self.pool(torch.cat([x, f], 1)), f
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(_cbl(3, 32, 3, 2), _cbl(32, 64, 3, 2))
+            self.b1, self.b2, self.b3 = CSP(64), CSP(128), CSP(256)
+            self.c5, self.c6, self.c7 = _cbl(512, 512, 3, 1), _cbl(512, 256, 1, 1), _cbl(256, 512, 3, 1)
+            self.h1 = nn.Conv2d(512, 3 * (5 + classes), 1)
+            self.c8, self.up = _cbl(256, 128, 1, 1), nn.Upsample(scale_factor=2, mode="nearest")
+            self.c9, self.h2 = _cbl(384, 256, 3, 1), nn.Conv2d(256, 3 * (5 + classes), 1)
+
+        def forward(self, x):
+            x = self.stem(x)
+            x, _ = self.b1(x)
+            x, _ = self.b2(x)
+            x, f = self.b3(x)
+            r = self.c6(self.c5(x))
+            y1 = self.h1(self.c7(r))
+            y2 = self.h2(self.c9(torch.cat([self.up(self.c8(r)), f], 1)))
+            return y1, y2
+    return Net()
+
+
+def mobilenet_ssd(classes=21):
+    """chuanqi305 MobileNet-SSD: MobileNetV1 backbone, 4 extra blocks, 6 heads (3,6,6,6,6,6 priors)."""
+    import torch
+    import torch.nn as nn
+    base = mobilenet_v1()
+    feats = list(base.children())[:14]  # conv0 + 13 dw blocks
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.f11, self.f13 = nn.Sequential(*feats[:12]), nn.Sequential(*feats[12:14])
+            ex = [(1024, 256, 512), (512, 128, 256), (256, 128, 256), (256, 64, 128)]
+            self.extras = nn.ModuleList(nn.Sequential(_cbl(i, m, 1, 1, "relu"), _cbl(m, o, 3, 2, "relu")) for i, m, o in ex)
+            chans, pri = [512, 1024, 512, 256, 256, 128], [3, 6, 6, 6, 6, 6]
+            self.loc = nn.ModuleList(nn.Conv2d(c, p * 4, 1) for c, p in zip(chans, pri))
+            self.conf = nn.ModuleList(nn.Conv2d(c, p * classes, 1) for c, p in zip(chans, pri))
+
+        def forward(self, x):
+            a = self.f11(x)
+            b = self.f13(a)
+            fs = [a, b]
+            for e in self.extras:
+                fs.append(e(fs[-1]))
+            loc = torch.cat([l(f).flatten(1) for l, f in zip(self.loc, fs)], 1)
+            conf = torch.cat([c(f).flatten(1) for c, f in zip(self.conf, fs)], 1)
+            return loc, conf
+    return Net()
+
+
+def resnet8(classes=10):
+    """MLPerf Tiny image classification ResNet-8 (CIFAR-10, 32x32)."""
+    import torch.nn as nn
+
+    class Block(nn.Module):
+        def __init__(self, i, o, s):
+            super().__init__()
+            self.a, self.b = _cbl(i, o, 3, s, "relu"), nn.Sequential(nn.Conv2d(o, o, 3, 1, 1), nn.BatchNorm2d(o))
+            self.sc = nn.Conv2d(i, o, 1, s) if (i != o or s != 1) else nn.Identity()
+            self.r = nn.ReLU()
+
+        def forward(self, x):
+            return self.r(self.b(self.a(x)) + self.sc(x))
+    return nn.Sequential(_cbl(3, 16, 3, 1, "relu"), Block(16, 16, 1), Block(16, 32, 2), Block(32, 64, 2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes))
+
+
+def ds_cnn(classes=12):
+    """MLPerf Tiny keyword spotting DS-CNN (49x10 MFCC input, 64 channels)."""
+    import torch.nn as nn
+    layers = [nn.Conv2d(1, 64, (10, 4), 2, (5, 1)), nn.BatchNorm2d(64), nn.ReLU()]
+    for _ in range(4):
+        layers += [nn.Conv2d(64, 64, 3, 1, 1, groups=64), nn.BatchNorm2d(64), nn.ReLU(),
+                   nn.Conv2d(64, 64, 1), nn.BatchNorm2d(64), nn.ReLU()]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes))
+
+
+def _light(name):
+    import onnx
+    return Path(onnx.__file__).parent / "backend/test/data/light" / f"light_{name}.onnx"
+
+
+def specs():
+    """model key -> (builder, input shape)."""
+    tv = lambda n, **kw: (lambda: _tv().models.get_model(n, weights=None, **kw))
+    return {
+        "mobilenet_v1": (mobilenet_v1, (1, 3, 224, 224)),
+        "googlenet": (tv("googlenet", aux_logits=False, init_weights=False), (1, 3, 224, 224)),
+        "squeezenet1_1_227": (tv("squeezenet1_1"), (1, 3, 227, 227)),
+        "squeezenet1_1": (tv("squeezenet1_1"), (1, 3, 224, 224)),
+        "squeezenet1_0": (tv("squeezenet1_0"), (1, 3, 224, 224)),
+        "shufflenet_v1_g3": (lambda: _light("shufflenet"), (1, 3, 224, 224)),
+        "mobilenet_v3_small": (tv("mobilenet_v3_small"), (1, 3, 224, 224)),
+        "mnasnet0_5": (tv("mnasnet0_5"), (1, 3, 224, 224)),
+        "resnet50_299": (tv("resnet50"), (1, 3, 299, 299)),
+        "vgg16": (tv("vgg16"), (1, 3, 224, 224)),
+        "mobilenet_ssd_300": (mobilenet_ssd, (1, 3, 300, 300)),
+        "mobilenet_ssd_224": (lambda: mobilenet_ssd(91), (1, 3, 224, 224)),
+        "yolov4_tiny_416": (yolov4_tiny, (1, 3, 416, 416)),
+        "resnet8": (resnet8, (1, 3, 32, 32)),
+        "vww_mobilenet_v1_025": (lambda: mobilenet_v1(0.25, 2), (1, 3, 96, 96)),
+        "ds_cnn": (ds_cnn, (1, 1, 49, 10)),
+    }
+
+
+def export(key, out_dir: Path) -> Path:
+    out = Path(out_dir) / f"{key}.onnx"
+    if out.exists():
+        return out
+    build, shape = specs()[key]
+    m = build()
+    if isinstance(m, Path):
+        return m
+    import io, warnings
+    import torch
+    out.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m.eval(), torch.randn(*shape), buf, opset_version=17, dynamo=False,
+                          input_names=["input"])
+    tmp = out.with_suffix(".tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.rename(out)
+    return out
+
+
+def host_ms(path, threads=1, min_s=1.0, min_runs=10):
+    """Median latency of onnxruntime on this host (batch 1)."""
+    import numpy as np
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    feeds = {}
+    for i in s.get_inputs():
+        shp = [d if isinstance(d, int) else 1 for d in i.shape]
+        feeds[i.name] = np.random.rand(*shp).astype(np.float32)
+    for _ in range(3):
+        s.run(None, feeds)
+    ts, t_end = [], time.perf_counter() + min_s
+    while len(ts) < min_runs or time.perf_counter() < t_end:
+        t = time.perf_counter(); s.run(None, feeds); ts.append((time.perf_counter() - t) * 1e3)
+        if len(ts) > 200: break
+    return float(np.median(ts))
+
+
+MODEL_FOR = [("MobileNetV1-1.0-224", "mobilenet_v1"), ("GoogLeNet-224", "googlenet"), ("Inception v1", "googlenet"),
+             ("SqueezeNet-1.1 (227", "squeezenet1_1_227"), ("SqueezeNet-1.1-224", "squeezenet1_1"),
+             ("SqueezeNet (224", "squeezenet1_0"), ("ShuffleNetV1", "shufflenet_v1_g3"),
+             ("MobileNetV3-Small", "mobilenet_v3_small"), ("MNASNet-0.5", "mnasnet0_5"),
+             ("ResNet-50 V1 (299", "resnet50_299"), ("VGG16", "vgg16"), ("MobileNetV1-SSD-300", "mobilenet_ssd_300"),
+             ("MobileNetV1-SSD (224", "mobilenet_ssd_224"), ("YOLOv4-tiny", "yolov4_tiny_416"),
+             ("MLPerf Tiny IC", "resnet8"), ("MLPerf Tiny VWW", "vww_mobilenet_v1_025"), ("MLPerf Tiny KWS", "ds_cnn")]
+
+
+def _precision(r):
+    p = r["precision"]
+    return "int8" if p.startswith("int8") else "fp16" if p.startswith("fp16") else "fp32"
+
+
+def _threads(r):
+    m = re.match(r"(\d+)", r["threads"])
+    return int(m.group(1)) if m else None
+
+
+def profile_for(row):
+    """The catalog profile a published row validates (with its documented per-board overrides), or None."""
+    from edgelab import profiles as P
+
+    dev, fw = row["device"], row["framework"]
+    for pid in P.list_profiles()[:-1]:
+        prof = P.get(pid)
+        for vd in prof.validation_devices:
+            if not dev.startswith(vd):
+                continue
+            if prof.validation_framework_only and not any(f in fw for f in prof.validation_framework_only):
+                continue
+            if any(f in fw for f in prof.validation_framework_exclude):
+                continue
+            ov = prof.validation_overrides.get(vd)
+            if ov:
+                prof = prof.with_overrides(**{k: (tuple(v) if k == "clusters" else v) for k, v in ov.items()})
+            return prof
+        for vd, ov in prof.validation_proxy.items():
+            if dev.startswith(vd):
+                return prof.with_overrides(clusters=tuple(ov["clusters"]))
+    return None
+
+
+def run_validation(cache: Path, verbose=True) -> dict:
+    from edgelab.estimate import calibration_factor, estimate
+    from edgelab.model import load
+    from edgelab.profiles import host_label
+
+    rows = list(csv.DictReader(CSV.open()))
+    models, factors, errs, per, lines = {}, {}, [], {}, []
+    for r in rows:
+        key = next((k for pre, k in MODEL_FOR if r["model"].startswith(pre)), None)
+        prof = profile_for(r)
+        if key is None or prof is None:
+            continue
+        if key not in models:
+            path = export(key, cache)
+            models[key] = load(path)
+            host = host_ms(path, threads=1)
+            factors[key] = calibration_factor(models[key], host, 1, "fp32")
+        e = estimate(models[key], prof, precision=_precision(r), threads=_threads(r) or prof.threads,
+                     calibration_factor=factors[key])
+        if e.latency_ms is None:
+            continue
+        meas = float(r["latency_ms"])
+        ratio = e.latency_ms / meas
+        err = max(ratio, 1 / ratio)
+        errs.append(err)
+        per.setdefault(prof.id, []).append(err)
+        lines.append(f"{prof.id:20s} {key:20s} {_precision(r):5s} t{_threads(r) or prof.threads:<3d} "
+                     f"published {meas:9.2f} ms  projected {e.latency_ms:9.2f} ms  ratio {ratio:5.2f}")
+    errs.sort()
+    p80 = errs[max(0, int(round(0.8 * len(errs))) - 1)]
+    out = {"date": time.strftime("%Y-%m-%d"), "host": host_label(), "csv": str(CSV), "rows": len(rows),
+           "covered": len(errs), "median": round(statistics.median(errs), 3), "p80": round(p80, 3),
+           "within_2x": round(sum(e <= 2 for e in errs) / len(errs), 3),
+           "profiles": {k: {"n": len(v), "median": round(statistics.median(v), 3),
+                            "p80": round(sorted(v)[max(0, int(round(0.8 * len(v))) - 1)], 3),
+                            "measured_on": host_label(), "date": time.strftime("%Y-%m-%d")}
+                        for k, v in per.items()}}
+    if verbose:
+        print("\n".join(lines))
+        print(f"\ncovered {out['covered']} of {out['rows']} published rows; error = max(p/m, m/p): "
+              f"median {out['median']}x, 80th percentile {out['p80']}x, within 2x {out['within_2x']:.0%} "
+              f"(goals: median <= 1.35x, 80% within 2x); host {out['host']}")
+        for k, v in out["profiles"].items():
+            print(f"  {k:22s} n={v['n']:3d}  median {v['median']:.2f}x  p80 {v['p80']:.2f}x")
+    return out
+
+
+def test_projection_validation(tmp_path_factory):
+    pytest.importorskip("torch")
+    if not CSV.exists():
+        pytest.skip(f"{CSV} not found")
+    cache = Path(os.environ.get("EDGELAB_REFMODEL_CACHE") or tmp_path_factory.mktemp("refmodels"))
+    out = run_validation(cache)
+    if os.environ.get("EDGELAB_WRITE_VALIDATION"):
+        from edgelab.profiles import VALIDATION
+
+        VALIDATION.write_text(json.dumps(out, indent=1))
+    # robust assertions only: the method covers most rows and is not wildly off
+    assert out["covered"] >= 150
+    assert out["median"] < 2.0
