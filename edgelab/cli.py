@@ -91,13 +91,27 @@ def cmd_compare(a) -> int:
 
     model = load(a.model)
     data = Dataset.from_npz(a.data, model) if a.data else None
-    recipes = _csv(a.recipes) or None
+    recipes = _recipes_arg(a.recipes)
     kw = {"recipes": recipes} if recipes else {}
     report = compare(model, data=data, profiles=_csv(a.profiles), measure=_measure_cfg(a),
                      workload=_workload(a), progress=_Progress(), **kw)
     print(report.table())
     _write_outputs(report, a.json, a.html)
     return 130 if report.status == "interrupted" else 0
+
+
+def _recipes_arg(value: str | None):
+    """`--recipes a,b` (named recipes) or `--recipes FILE.json` (a recipe dict or a list of them)."""
+    if value and value.endswith(".json"):
+        from .errors import ConfigError
+        from .variant import Recipe
+
+        try:
+            d = json.loads(Path(value).read_text())
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"cannot read recipe file {value}: {e}") from e
+        return [Recipe.from_dict(r) for r in (d if isinstance(d, list) else [d])]
+    return _csv(value) or None
 
 
 def _workload(a):
@@ -118,6 +132,55 @@ def cmd_inspect(a) -> int:
     from .inspect import format_inspect
 
     print(format_inspect(info))
+    return 0
+
+
+def cmd_profiles(a) -> int:
+    from .profiles import get, list_profiles
+
+    if a.name:
+        p = get(a.name)
+        d = dict(p.to_dict(), summary=p.summary())
+        if a.json:
+            print(json.dumps(d, indent=1, default=str))
+            return 0
+        s = p.summary()
+        print(f"{p.id}: {p.name} [{p.kind}, {p.device_class}]")
+        for prec in ("fp32", "fp16", "int8"):
+            sup = p.support(prec)
+            print(f"  {prec:5s} {sup:11s}" + (f" peak {p.peak_text(prec)}" if sup != "unsupported" else ""))
+        print(f"  memory bandwidth {p.mem_bandwidth_gbs} GB/s, RAM {p.ram_bytes / 2**20:,.1f} MiB"
+              + (f", storage {p.storage_bytes / 2**20:,.1f} MiB" if p.storage_bytes else "")
+              + f", power {p.power_w} W, price {'owned by users' if p.owned else p.price_usd}")
+        print(f"  TVM target: {json.dumps(p.tvm_target) if p.tvm_target else 'none'}")
+        v = s["validation"]
+        print("  projection error on published measurements: "
+              + (f"median {v['median']}x, 80th pct {v['p80']}x over {v['n']} rows" if v else "no published rows"))
+        print("  sources:")
+        for k, src in p.sources.items():
+            print(f"    {k}: " + "; ".join(f"{kk} {vv}" for kk, vv in src.items()))
+        return 0
+    rows = [get(n).summary() for n in list_profiles()]
+    if a.json:
+        print(json.dumps(rows, indent=1, default=str))
+        return 0
+    for r in rows:
+        pk = r["peak_gops"]
+        print(f"{r['id']:22s} {r['name'][:44]:44s} {r['kind']:10s} fp32 {pk.get('fp32', '-'):>8} int8 "
+              f"{pk.get('int8', '-'):>8} GOPS  RAM {r['ram_bytes'] / 2**20:10,.1f} MiB")
+    return 0
+
+
+def cmd_estimate(a) -> int:
+    from . import load
+    from .estimate import estimate_report
+
+    report = estimate_report(load(a.model), _csv(a.profiles), recipes=_csv(a.recipes) or None,
+                             measure=_measure_cfg(a), workload=_workload(a), progress=_Progress())
+    if a.json:
+        report.save_json(a.json) if a.json != "-" else print(json.dumps(report.to_json(), indent=1, default=str))
+    else:
+        print(report.table())
     return 0
 
 
@@ -217,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("compare", help="compare recipes of a model")
     sp.add_argument("model")
     sp.add_argument("--data", help=".npz with one array per input (or x) and optional y labels")
-    sp.add_argument("--recipes", help="comma-separated recipe names (see `edgelab recipes`)")
+    sp.add_argument("--recipes", help="comma-separated recipe names (see `edgelab recipes`), or a .json file "
+                    'of recipes like {"name": "mine", "steps": [{"pass": "int8-static", "options": {...}}]}')
     sp.add_argument("--json", help="write the report JSON here")
     sp.add_argument("--html", help="write the self-contained HTML report here")
     measure_opts(sp)
@@ -228,6 +292,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--profiles")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(fn=cmd_inspect)
+
+    sp = sub.add_parser("profiles", help="target device profiles; `profiles show NAME` prints one with sources")
+    sp.add_argument("show", nargs="?", choices=["show"], help=argparse.SUPPRESS)
+    sp.add_argument("name", nargs="?")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(fn=cmd_profiles)
+
+    sp = sub.add_parser("estimate", help="projected latency and memory fit on target profiles (Report JSON)")
+    sp.add_argument("model")
+    sp.add_argument("--profiles", required=True, help="e.g. rpi4,rpi5,n100")
+    sp.add_argument("--recipes", help="comma-separated recipes (default fp32)")
+    sp.add_argument("--requests-per-day", type=float, help="workload for the savings model")
+    sp.add_argument("--json", nargs="?", const="-", help="write the Report JSON to this file (or stdout)")
+    sp.add_argument("--quick", action="store_true")
+    sp.set_defaults(fn=cmd_estimate)
 
     sp = sub.add_parser("passes", help="registered passes and their options")
     sp.add_argument("--json", action="store_true")
