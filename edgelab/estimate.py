@@ -145,7 +145,7 @@ def roofline_ms(ops: list[dict], prof: Profile, precision: str | None = None, th
             t_w = spill / (acc["weight_stream_gbs"] * 1e9)
             total += t_w
             split["weight_stream_ms"] = round(t_w * 1e3, 4)
-    split = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in split.items()}
+    split = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in split.items()}
     return total * 1e3, split
 
 
@@ -226,8 +226,8 @@ def estimate(model, profile, *, host_ms: float | None = None, host_threads: int 
         source = f"projected from {prof.id}, uncalibrated (no host measurement)"
     lat = r_t * factor
     energy = prof.power_w * lat if prof.power_w is not None else None  # W × ms = mJ
-    return Estimate(prof.id, round(lat, 4), fit["fits"], source, prec, support, True, n, fit["memory_bytes"],
-                    fit["margin_bytes"], fit["storage_bytes_needed"], None if energy is None else round(energy, 4),
+    return Estimate(prof.id, round(lat, 6), fit["fits"], source, prec, support, True, n, fit["memory_bytes"],
+                    fit["margin_bytes"], fit["storage_bytes_needed"], None if energy is None else round(energy, 6),
                     partial, tuple(model.uncounted_ops), round(r_t, 4), cal, split, tuple(notes))
 
 

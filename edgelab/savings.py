@@ -91,8 +91,8 @@ def cloud_costs(workload: Workload, cloud_ms: dict, prices: dict) -> dict:
         n = max(1, math.ceil(w.peak_rps / (capacity_rps * p["utilisation_target"])))
         out[opt] = n * p[price] * HOURS_PER_MONTH
         out[f"{opt}_count"] = n
-    return {"options": {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()},
-            "egress_usd_month": round(egress, 4)}
+    return {"options": {k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()},
+            "egress_usd_month": round(egress, 6)}
 
 
 def savings(edge_ms: float | None, profile, workload: Workload, cloud_ms: dict, prices: dict | None = None,
@@ -110,7 +110,7 @@ def savings(edge_ms: float | None, profile, workload: Workload, cloud_ms: dict, 
     best = min(opts, key=opts.get)
     cloud = opts[best] + cc["egress_usd_month"]
     res = {"cloud_option": best, "cloud_options_usd_month": opts, "egress_usd_month": cc["egress_usd_month"],
-           "cloud_usd_month": round(cloud, 4),
+           "cloud_usd_month": round(cloud, 6),
            "network_latency_avoided_ms": round(p["network_rtt_ms"] + (w.payload_in_bytes + w.payload_out_bytes)
                                                * 8 / (p["uplink_mbps"] * 1e6) * 1000, 3),
            "prices_date": pr["date"], "owned": prof.owned, "notes": []}
@@ -145,11 +145,11 @@ def savings(edge_ms: float | None, profile, workload: Workload, cloud_ms: dict, 
     hardware = upfront / w.months
     edge = hardware + energy
     gain = cloud - energy
-    res.update(edge_usd_month=round(edge, 4), edge_hardware_usd_month=round(hardware, 4),
-               edge_energy_usd_month=round(energy, 4), edge_kwh_month=round(kwh, 4), devices=n_dev,
-               device_price_usd=price, upfront_usd=round(upfront, 2), savings_usd_month=round(cloud - edge, 4),
+    res.update(edge_usd_month=round(edge, 6), edge_hardware_usd_month=round(hardware, 6),
+               edge_energy_usd_month=round(energy, 6), edge_kwh_month=round(kwh, 6), devices=n_dev,
+               device_price_usd=price, upfront_usd=round(upfront, 2), savings_usd_month=round(cloud - edge, 6),
                breakeven_months=(0.0 if upfront == 0 else (round(upfront / gain, 3) if gain > 0 else None)),
-               device_busy_at_peak=round(busy, 4))
+               device_busy_at_peak=round(busy, 6))
     if res["breakeven_months"] is None:
         res["notes"].append("edge running costs exceed the cloud bill: never breaks even")
     if sensitivity:
@@ -187,7 +187,7 @@ def _sensitivity(edge_ms, prof, w, cloud_ms, pr, base) -> list[dict]:
     for name, f in trials.items():
         v = f()
         if v is not None and base is not None:
-            out.append({"input": name, "savings_change_usd_month": round(v - base, 4)})
+            out.append({"input": name, "savings_change_usd_month": round(v - base, 6)})
     out.sort(key=lambda d: -abs(d["savings_change_usd_month"]))
     return out[:4]
 

@@ -1,0 +1,148 @@
+"""Roofline projection against hand-computed cases, calibration, memory fit, precision support, partial ops,
+and project_report on a Report."""
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as T
+from onnx import helper as h
+from onnx import numpy_helper as nh
+
+from edgelab import profiles as P
+from edgelab.errors import ConfigError
+from edgelab.estimate import estimate, fit_summary, memory_fit, project_report, roofline_ms, graph_ops
+from edgelab.model import load
+
+
+def _gemm(tmp_path, dtype=np.float32, extra=None):
+    """y = x[1,256] @ W[256,256]: 65,536 MACs; reads 1,024 + 262,144 B, writes 1,024 B (fp32)."""
+    W = nh.from_array(np.ones((256, 256), dtype=dtype), "W")
+    et = T.FLOAT if dtype == np.float32 else T.FLOAT16
+    nodes = [h.make_node("MatMul", ["x", "W"], ["y"])]
+    outs = "y"
+    if extra:
+        nodes.append(h.make_node(extra, ["y"], ["z"]))
+        outs = "z"
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", et, [1, 256])],
+                     [h.make_tensor_value_info(outs, et, [1, 256])], [W])
+    p = tmp_path / "gemm.onnx"
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), p)
+    return load(p)
+
+
+def _board(bw=1.0, ram=2**30, **kw):
+    return P.load_profile({"id": "hand", "name": "hand-computed board", "mem_bandwidth_gbs": bw, "ram_bytes": ram,
+                           "clusters": [{"uarch": "cortex-a72", "count": 1, "ghz": 1.0}], "efficiency": 0.5, **kw},
+                          register=False)
+
+
+def test_roofline_memory_bound_hand_computed(tmp_path):
+    m = _gemm(tmp_path)
+    ms, split = roofline_ms(graph_ops(m), _board(bw=1.0), "fp32", 1)
+    # bytes 264,192 / 1 GB/s = 264.192 us > compute 2*65,536 / (8 GFLOP/s * 0.5) = 32.768 us; + 4000 cycles @1 GHz
+    assert ms == pytest.approx(0.264192 + 0.004)
+    assert split["memory_ms"] == pytest.approx(0.264192) and split["compute_ms"] == 0
+
+
+def test_roofline_compute_bound_hand_computed(tmp_path):
+    m = _gemm(tmp_path)
+    ms, split = roofline_ms(graph_ops(m), _board(bw=100.0), "fp32", 1)
+    assert ms == pytest.approx(0.032768 + 0.004)
+    assert split["compute_ms"] == pytest.approx(0.032768)
+
+
+def test_calibration_scales_by_measured_over_host_roofline(tmp_path):
+    m = _gemm(tmp_path)
+    board = _board(bw=100.0)
+    e = estimate(m, board, calibration_factor=2.0)
+    assert e.latency_ms == pytest.approx(2 * 0.036768, rel=1e-3)
+    assert e.source.startswith("projected from hand, calibrated on ")
+    host = P.get("host")
+    r_h, _ = roofline_ms(graph_ops(m), host, "fp32", 1)
+    e2 = estimate(m, board, host_ms=3 * r_h, host_threads=1)
+    assert e2.calibration["factor"] == pytest.approx(3.0, rel=1e-3)
+    assert e2.latency_ms == pytest.approx(3 * 0.036768, rel=1e-3)
+    e3 = estimate(m, board)
+    assert "uncalibrated" in e3.source and e3.latency_ms == pytest.approx(0.036768, rel=1e-3)
+
+
+def test_memory_fit_and_energy(tmp_path):
+    m = _gemm(tmp_path)
+    # weights 262,144 B + peak activations + 30 MiB runtime overhead vs RAM minus OS reserve
+    need = 262_144 + m.peak_activation_bytes + 30 * 2**20
+    fit = memory_fit(m, _board(ram=need + 1000), "fp32")
+    assert fit["fits"] and fit["margin_bytes"] == 1000 and fit["memory_bytes"] == need
+    e = estimate(m, _board(ram=need - 1, power_w=5.0), calibration_factor=1.0)
+    assert e.fits is False and e.margin_bytes == -1
+    assert e.energy_mj == pytest.approx(5.0 * e.latency_ms)  # W × ms = mJ
+
+
+def test_microcontroller_fit_uses_flash_for_weights(tmp_path):
+    m = _gemm(tmp_path)
+    e = estimate(m, "stm32h7")
+    assert e.fits is True and e.storage_bytes == 262_144  # 256 KiB weights in 2 MiB flash
+    tiny = P.load_profile({"id": "tiny-mcu", "name": "tiny", "kind": "mcu", "clusters": [
+        {"uarch": "cortex-m7", "count": 1, "ghz": 0.2}], "mem_bandwidth_gbs": 0.4, "ram_bytes": 64 * 1024,
+        "storage_bytes": 128 * 1024, "runtime_overhead_bytes": 4096}, register=False)
+    e2 = estimate(m, tiny)
+    assert e2.fits is False and e2.margin_bytes == 128 * 1024 - 262_144
+
+
+def test_precision_support_labels(tmp_path):
+    m32 = _gemm(tmp_path)
+    coral = estimate(m32, "coral")
+    assert coral.runnable is False and coral.latency_ms is None and coral.precision_support == "unsupported"
+    assert "int8" in " ".join(coral.notes)
+    m16 = _gemm(tmp_path, np.float16)
+    assert m16.ops[0].precision == "fp16"
+    e4 = estimate(m16, "rpi4", calibration_factor=1.0)
+    e5 = estimate(m16, "rpi5", calibration_factor=1.0)
+    assert e4.precision_support == "emulated" and "emulated" in " ".join(e4.notes) and e4.runnable
+    assert e5.precision_support == "native"
+
+
+def test_uncounted_ops_give_partial_estimate(tmp_path):
+    m = _gemm(tmp_path, extra="Hardmax")  # an op the model statistics cannot count
+    assert "Hardmax" in m.uncounted_ops
+    e = estimate(m, "rpi4", calibration_factor=1.0)
+    assert e.partial and e.uncounted_ops == ("Hardmax",) and e.latency_ms > 0
+    assert "Hardmax" in " ".join(e.notes)
+    fs = fit_summary(m.path, ["rpi4"])
+    assert fs["rpi4"]["partial"] and fs["rpi4"]["uncounted_ops"] == ["Hardmax"]
+
+
+def test_unknown_profile_in_estimate(tmp_path):
+    with pytest.raises(ConfigError, match="valid profiles"):
+        estimate(_gemm(tmp_path), "pi-four")
+
+
+def _report(m, p50=0.05):
+    from edgelab.report import Report
+
+    v = {"id": "fp32", "recipe": "fp32", "runtime": "onnxruntime", "precision": "fp32", "error": None,
+         "latency_ms": {"p50": p50}, "agreement": {"top1": 1.0, "cosine": 1.0}, "accuracy": None}
+    return Report(model=m.summary(), host={"cpu": "x"}, variants=(v,), settings={"threads": 1})
+
+
+def test_project_report_estimates_savings_and_best(tmp_path):
+    from edgelab.savings import Workload
+
+    m = _gemm(tmp_path)
+    r = project_report(_report(m), m, ["rpi4", "coral"], workload=Workload(requests_per_day=1e5))
+    v = r.variants[0]
+    e = v["estimates"]["rpi4"]
+    assert e["latency_ms"] > 0 and e["fits"] is True and e["source"].startswith("projected from rpi4, calibrated on")
+    for k in ("memory_bytes", "margin_bytes", "energy_mj", "partial"):
+        assert k in e
+    assert v["estimates"]["coral"]["latency_ms"] is None  # fp32 on an int8-only device
+    s = v["savings"]["rpi4"]
+    for k in ("cloud_usd_month", "edge_usd_month", "savings_usd_month", "breakeven_months",
+              "network_latency_avoided_ms", "sensitivity"):
+        assert k in s
+    assert r.profiles["rpi4"]["validation"]["n"] > 0 and r.prices["date"]
+    assert r.best(profile="rpi4")["id"] == "fp32"
+    assert r.best(profile="coral") is None
+    rows = r.rows()[0]
+    assert rows["rpi4 ms (projected)"] == e["latency_ms"]
+    assert "* = projected" in r.table()
+    with pytest.raises(ConfigError):
+        project_report(_report(m), m, ["nope"])
