@@ -200,6 +200,27 @@ def _explanations_html(report) -> str:
     return f"<h2>Explanations</h2>{''.join(parts)}" if parts else ""
 
 
+def _profiles_html(report) -> str:
+    """Profiles projected onto, each with the projection method's error on published measurements, and prices."""
+    if not report.profiles:
+        return ""
+    e = html.escape
+    rows = []
+    for pid, p in report.profiles.items():
+        v = p.get("validation") or {}
+        err = (f"median {v['median']}×, 80th pct {v['p80']}× over {v['n']} published rows" if v
+               else "no published measurements to check against")
+        rows.append(f"<tr><td>{e(pid)}</td><td>{e(str(p.get('name', '')))}</td><td>{e(str(p.get('peak_gops', '')))}"
+                    f"</td><td>{(p.get('ram_bytes') or 0) / 2**20:,.0f}</td><td>{e(err)}</td></tr>")
+    pr = report.prices or {}
+    prices = (f"<p class='meta'>Savings use the price table of {e(str(pr.get('date')))} ({e(str(pr.get('region')))})"
+              f"{'; overridden: ' + e(', '.join(pr.get('overridden') or [])) if pr.get('overridden') else ''}.</p>"
+              if pr else "")
+    return ("<h2>Target profiles (projected, not measured)</h2><table><tr><th>profile</th><th>device</th>"
+            "<th>peak GOPS</th><th>RAM MiB</th><th>projection error on published measurements</th></tr>"
+            + "".join(rows) + "</table>" + prices)
+
+
 def report_page(report) -> str:
     """A self-contained HTML page: header, comparison table, charts (plotly.js inlined, no CDN)."""
     from plotly.offline import get_plotlyjs
@@ -207,11 +228,18 @@ def report_page(report) -> str:
     from .report import table_html
 
     figs = [accuracy_vs_latency(report)]
+    if any(v.get("estimates") for v in report.variants):  # projections: latency, memory fit, cost
+        figs += [latency_per_profile(report), memory_vs_ram(report)]
+        ref = report.best() or (report.variants[0] if report.variants else {})
+        if ref.get("savings"):
+            figs.append(cost_over_months(ref["savings"], months=int((report.workload or {}).get("months", 36)),
+                                         title=f"Cloud vs edge cost over time for {ref['id']} (projected)"))
     divs = "".join(f.to_html(full_html=False, include_plotlyjs=False) for f in figs if f is not None)
     e = html.escape
     h = report.host
     sections = ""
     sections += _explanations_html(report)
+    sections += _profiles_html(report)
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>edgelab report: {e(str(report.model.get('name', '')))}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}} table{{border-collapse:collapse;font-size:13px}}
