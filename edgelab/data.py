@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .model import Model
 
 TASKS = ("classification", "regression", "embedding", "none")
+SYNTHETIC_MAX_BYTES = 2**30
 _NP_DTYPES = {"float32": np.float32, "float16": np.float16, "float64": np.float64, "int64": np.int64,
               "int32": np.int32, "uint8": np.uint8, "int8": np.int8, "bool": np.bool_}
 
@@ -145,7 +146,14 @@ class Dataset:
         inputs = {}
         for spec in model.inputs:
             shape = [n] + [d if isinstance(d, int) and d > 0 else 1 for d in spec.shape[1:]]
-            dt = _NP_DTYPES.get(spec.dtype, np.float32)
+            dt = _NP_DTYPES.get(spec.dtype)
+            if dt is None:
+                raise DataError(f"input {spec.name!r} has type {spec.dtype}, for which edgelab cannot make "
+                                "sample inputs; pass data= (--data FILE.npz) with real inputs")
+            size = int(np.prod(shape, dtype=np.float64)) * np.dtype(dt).itemsize
+            if size > SYNTHETIC_MAX_BYTES:
+                raise DataError(f"input {spec.name!r} with shape {shape} would need {size / 2**30:.1f} GiB of "
+                                "sample data; check the model's input shape or pass smaller data=")
             if np.issubdtype(dt, np.floating):
                 inputs[spec.name] = rng.standard_normal(shape).astype(dt)
             elif dt == np.bool_:

@@ -190,6 +190,12 @@ def _uses_external(t) -> bool:
 def _check(proto, label: str):
     import onnx
 
+    newest = onnx.defs.onnx_opset_version()
+    for o in proto.opset_import:
+        if o.domain in ("", "ai.onnx") and o.version > newest:
+            raise ModelLoadError(f"{label} uses opset {o.version}, newer than this onnx {onnx.__version__} knows "
+                                 f"(≤ {newest}); re-export with opset_version ≤ {newest} or upgrade onnx/onnxruntime")
+
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as e:
@@ -197,10 +203,13 @@ def _check(proto, label: str):
         raise ModelLoadError(f"{label} fails onnx.checker: {first}; fix or re-export the model") from e
     except Exception as e:  # onnx raises plain errors for e.g. unknown opset versions
         raise ModelLoadError(f"{label} cannot be checked by onnx ({type(e).__name__}: {e})") from e
-    try:
-        return onnx.shape_inference.infer_shapes(_batch_one(proto), data_prop=True)
+    only_standard_ops = all(n.domain in ("", "ai.onnx") for n in proto.graph.node)
+    try:  # strict where every op has a schema, so inconsistent shapes are caught before anything runs
+        return onnx.shape_inference.infer_shapes(_batch_one(proto), data_prop=True, strict_mode=only_standard_ops)
     except Exception as e:
-        raise ModelLoadError(f"{label}: shape inference failed ({e}); the graph is inconsistent") from e
+        first = str(e).strip().splitlines()[-1][:300]
+        raise ModelLoadError(f"{label}: shape inference failed, the graph is inconsistent ({first}); "
+                             "fix the shapes and re-export") from e
 
 
 def _batch_one(proto):
@@ -233,6 +242,7 @@ def _facts(proto, path: Path, name: str, raw: bytes | None = None) -> Model:
     raw = raw if raw is not None else Path(path).read_bytes()
     label = str(path)
     inferred = _check(proto, label)
+    _check_weights(proto, label)
     g = proto.graph
     inits = {t.name: t for t in g.initializer}
     params = sum(math.prod(t.dims) for t in inits.values())
@@ -252,7 +262,25 @@ def _facts(proto, path: Path, name: str, raw: bytes | None = None) -> Model:
     )
 
 
+def _check_weights(proto, label: str):
+    """NaN weights are always an export bug (Inf can be a legitimate mask constant)."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    for t in proto.graph.initializer:
+        if t.data_type in (1, 10, 11, 16) and t.data_location != 1:
+            try:
+                arr = numpy_helper.to_array(t)
+            except Exception as e:
+                raise ModelLoadError(f"{label}: weight {t.name!r} cannot be read ({e}); the file is damaged") from e
+            if np.isnan(arr).any():
+                raise ModelLoadError(f"{label}: weight {t.name!r} contains NaN; the model was exported from a "
+                                     "diverged or broken training run — fix the weights and re-export")
+
+
 def _spec(v) -> TensorSpec:
+    if not v.type.HasField("tensor_type"):
+        return TensorSpec(v.name, (), v.type.WhichOneof("value") or "unknown")  # sequence/map/optional
     tt = v.type.tensor_type
     shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim)
     return TensorSpec(v.name, shape, _DTYPE_NAMES.get(tt.elem_type, str(tt.elem_type)))

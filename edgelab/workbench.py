@@ -44,6 +44,11 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
 
     cfg = measure or MeasureConfig()
     emit = progress or (lambda e: None)
+    if profiles:  # unknown names fail now, before anything is built or stored
+        from .profiles import get as get_profile
+
+        for p in profiles:
+            get_profile(p)
     model = load(model) if not isinstance(model, Model) else model
     ds = _dataset(model, data)
     calib = _dataset(model, calibration) if calibration is not None else ds
@@ -215,6 +220,8 @@ def _add_quality(variants: list[dict], ds: Dataset):
         if out is None or v is ref or ref_out is None:
             continue
         v["agreement"] = agreement(out, ref_out, classes=classes)
+        if v["agreement"].get("note"):
+            v["warning"] = v["agreement"]["note"]
         acc = accuracy(out, ds.labels[:len(out)] if ds.labels is not None else None, ds.task, ref_out)
         if acc is not None:
             acc["delta"] = round(acc["value"] - ref_acc["value"], 6) if ref_acc else None

@@ -63,7 +63,9 @@ class Int8Dynamic:
             with _quiet():
                 quantize_dynamic(str(pre), str(dst), weight_type=getattr(QuantType, _QTYPE[self.weight_type]),
                                  per_channel=self.per_channel, op_types_to_quantize=_ops(self.op_types),
-                                 nodes_to_exclude=list(self.nodes_to_exclude))
+                                 nodes_to_exclude=list(self.nodes_to_exclude),
+                                 # fused com.microsoft ops (after transformer fusion) have no inferred types
+                                 extra_options={"DefaultTensorType": 1, "MatMulConstBOnly": True})
         except Exception as e:
             raise PassError(f"dynamic quantization failed: {e}") from e
         return dst
