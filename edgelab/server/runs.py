@@ -98,17 +98,23 @@ class ReportHTMLHandler(_Base):
         self.finish(html, set_content_type="text/html; charset=utf-8")
 
 
+def _profile_dicts() -> list[dict]:
+    """Every profile as a dict (list_profiles gives ids; older cores gave Profile objects)."""
+    from edgelab import profiles
+
+    list_profiles = getattr(profiles, "list_profiles", None)  # the catalog may not exist yet
+    items = list_profiles() if list_profiles else []
+    return [(profiles.get(p) if isinstance(p, str) else p).to_dict() for p in items]
+
+
 class ProfilesHandler(_Base):
     """``GET`` → ``{"profiles": [...], "host": {...}}``: the device catalog and this machine."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        from edgelab import profiles
-
-        list_profiles = getattr(profiles, "list_profiles", None)  # the catalog may not exist yet
-        items = await asyncio.to_thread(list_profiles) if list_profiles else []
         from edgelab.profiles.host import fingerprint
 
+        items = await asyncio.to_thread(_profile_dicts)
         host = await asyncio.to_thread(fingerprint)
-        self.finish(_dumps({"profiles": [p.to_dict() for p in items], "host": host}))
+        self.finish(_dumps({"profiles": items, "host": host}))

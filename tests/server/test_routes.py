@@ -54,7 +54,9 @@ def test_profiles_route(routes_server):
 
     status, _, body = routes_server.request("edgelab/api/profiles")
     assert status == 200, body
-    assert isinstance(json.loads(body)["profiles"], list)
+    data = json.loads(body)
+    assert data["profiles"] and all("id" in p or "name" in p for p in data["profiles"])
+    assert "cpu" in data["host"] or data["host"]
 
 
 def _cookie_session(server):
@@ -163,3 +165,30 @@ def test_server_extension_is_enabled_on_install():
                          capture_output=True, text=True, timeout=120)
     text = out.stdout + out.stderr
     assert re.search(r"edgelab\s+\x1b\[32menabled|edgelab\s+enabled", text), text
+
+
+def test_run_json_and_report_html_for_a_cli_run(routes_server):
+    """A run written by the CLI: JSON report, and the HTML page sandboxed with the name escaped."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    hostile = "<script>window.x=1</script>"
+    model = routes_server.root_dir / f"{hostile.replace('/', '_')}.onnx"
+    model.write_bytes((routes_server.root_dir / "small.onnx").read_bytes())
+    env = {**os.environ, "EDGELAB_HOME": str(routes_server.edgelab_home)}
+    out = subprocess.run([sys.executable, "-m", "edgelab.cli", "compare", str(model), "--recipes", "fp32",
+                          "--quick", "--batch", "1"], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+    runs = json.loads(routes_server.request("edgelab/api/runs")[2])["runs"]
+    run = next(r for r in runs if r["model_name"].startswith("<script>"))
+    status, _, body = routes_server.request(f"edgelab/api/runs/{run['id']}")
+    assert status == 200 and json.loads(body)["model"]["name"] == run["model_name"]
+
+    status, headers, body = routes_server.request(f"edgelab/api/runs/{run['id']}/report.html")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    csp = headers["Content-Security-Policy"]
+    assert "sandbox allow-scripts" in csp and "allow-same-origin" not in csp and "default-src 'none'" in csp
+    assert run["model_name"].encode() not in body                 # escaped, never raw markup
