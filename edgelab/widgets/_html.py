@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 
 STYLE = """<style>
+.elw{overflow-x:auto;max-width:100%}
 .elw table{border-collapse:collapse;font-size:12px;margin:4px 0}
 .elw td,.elw th{border:1px solid #ddd;padding:2px 6px;text-align:right;white-space:nowrap}
 .elw td:first-child,.elw th:first-child{text-align:left}

@@ -56,7 +56,7 @@ class Workbench(W.VBox):
         self.progress_box = W.VBox()
         self.table = W.HTML(_html.results_table())
         self.figures = {k: _figure_widget() for k in ("pareto", "latency", "memory", "cost")}
-        self.requests = W.FloatLogSlider(value=1e5, base=10, min=2, max=9, step=0.1, description="requests/day",
+        self.requests = W.FloatLogSlider(value=1e5, base=10, min=2, max=9, step=0.1, description="requests/day", style={"description_width": "90px"},
                                          readout_format=".3g", continuous_update=True)
         self.devices = W.IntSlider(value=1, min=1, max=1000, description="devices")
         self.cloud = W.Dropdown(options=_cloud_options(), description="cloud")
@@ -65,18 +65,17 @@ class Workbench(W.VBox):
         for w in (self.requests, self.devices, self.cloud, self.electricity):
             w.observe(lambda _: self.update_savings(), names="value")
         box = lambda title, *ch: W.VBox([W.HTML(f"<b>{title}</b>"), *ch])  # noqa: E731
-        grid = W.GridBox([self.figures[k] for k in ("pareto", "latency", "memory", "cost")],
-                         layout=W.Layout(grid_template_columns="1fr 1fr", grid_gap="6px"))
+        charts = W.VBox([self.figures[k] for k in ("pareto", "latency", "memory", "cost")])
         super().__init__([
             W.HBox([box("Model", self.model_picker, self.model_facts)]),
-            W.HBox([box("Target profiles (hover for specs and sources)", _grid(self.profile_boxes.values())),
-                    box("Recipes", _grid(self.recipe_boxes.values()),
-                        W.HBox([self.calibration, self.per_channel, self.tvm_trials]))]),
+            box("Target profiles (hover for specs and sources)", _grid(self.profile_boxes.values())),
+            box("Recipes (hover for what they do)", _grid(self.recipe_boxes.values()),
+                W.HBox([self.calibration, self.per_channel, self.tvm_trials])),
             W.HBox([self.run_button, self.cancel_button, self.status]),
             self.progress_box, box("Results", self.table),
             box("Workload (savings update without re-measuring)",
                 W.HBox([self.requests, self.devices]), W.HBox([self.cloud, self.electricity])),
-            grid,
+            charts,
         ])
         self.add_class("edgelab-workbench")
         self._show_facts()
@@ -323,7 +322,7 @@ def _set_figure(fw, fig):
 
 
 def _grid(children):
-    return W.GridBox(list(children), layout=W.Layout(grid_template_columns="repeat(3, 150px)"))
+    return W.GridBox(list(children), layout=W.Layout(grid_template_columns="repeat(auto-fill, 170px)"))
 
 
 def _model_options(model, workdir: Path) -> list:
@@ -344,7 +343,7 @@ def _profile_boxes(selected) -> dict:
 
     sel = set(selected or ())
     return {pid: W.Checkbox(value=pid in sel, description=pid, indent=False, tooltip=_html.profile_tooltip(p),
-                            layout=W.Layout(width="150px")) for pid, p in profile_catalog().items()}
+                            layout=W.Layout(width="165px")) for pid, p in profile_catalog().items()}
 
 
 def _recipe_boxes(selected) -> dict:
@@ -352,7 +351,7 @@ def _recipe_boxes(selected) -> dict:
 
     sel = set(selected or DEFAULT_RECIPES)
     return {n: W.Checkbox(value=n in sel, description=n, indent=False, tooltip=r.description,
-                          layout=W.Layout(width="150px")) for n, r in recipes().items()}
+                          layout=W.Layout(width="165px")) for n, r in recipes().items()}
 
 
 def _cloud_options() -> list:
