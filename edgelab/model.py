@@ -133,6 +133,8 @@ def load(source: Any, *, name: str | None = None, example_input: Any = None) -> 
         if path.is_dir():
             raise ModelLoadError(f"{path} is a folder, not an .onnx file")
         proto = _parse(path.read_bytes(), str(path), base_dir=path.parent)
+        if _weights_as_inputs(proto):  # old IR: weights listed as overridable inputs; runtimes treat them as required
+            return _save_and_facts(proto, name or path.stem)
         return _facts(proto, path, name or path.stem)
     mod = type(source).__module__
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -181,6 +183,18 @@ def _parse(raw: bytes, label: str, base_dir: Path | None = None):
                 f"{label}: its external weight data cannot be loaded ({e}); keep the data files next to "
                 "the model, inside its folder") from e
     return proto
+
+
+def _weights_as_inputs(proto) -> bool:
+    """Drop initializers from the graph inputs (IR < 4 style); True if the model changed."""
+    inits = {t.name for t in proto.graph.initializer}
+    keep = [v for v in proto.graph.input if v.name not in inits]
+    if len(keep) == len(proto.graph.input):
+        return False
+    del proto.graph.input[:]
+    proto.graph.input.extend(keep)
+    proto.ir_version = max(proto.ir_version, 4)
+    return True
 
 
 def _uses_external(t) -> bool:

@@ -18,7 +18,7 @@ from .errors import ConfigError, EdgelabError, PassError
 from .model import Model
 
 # version of the build logic; bump when passes change their output so old cache entries are not reused
-BUILD_VERSION = "2"
+BUILD_VERSION = "3"
 
 
 @dataclass(frozen=True)

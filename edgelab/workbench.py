@@ -53,12 +53,13 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
     ds = _dataset(model, data)
     calib = _dataset(model, calibration) if calibration is not None else ds
     recipe_objs = _recipes(recipes)
+    warnings: list[str] = []
+    cfg = _fit_batch(model, cfg, warnings)
     host = dict(host_fingerprint(), label=host_label())
     run_id = new_run_id()
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     rows: dict[str, dict] = {}
     status = "complete"
-    warnings: list[str] = []
     built: list[Variant] = []
     try:
         built = _build_all(model, recipe_objs, calib, rows, emit, cancel)
@@ -85,6 +86,20 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
         Store().save(report)
     emit({"stage": "done", "run_id": run_id, "status": status})
     return report
+
+
+def _fit_batch(model: Model, cfg: MeasureConfig, warnings: list[str]) -> MeasureConfig:
+    """A model whose batch dimension is fixed can only run at that batch size."""
+    import dataclasses
+
+    fixed = {t.shape[0] for t in model.inputs if t.shape and isinstance(t.shape[0], int) and t.shape[0] > 0}
+    if len(fixed) != 1:
+        return cfg
+    b = fixed.pop()
+    if tuple(cfg.batch_sizes) != (b,):
+        warnings.append(f"the model's batch dimension is fixed at {b}: timed at batch {b} only (re-export it with a "
+                        "dynamic batch axis to compare batch sizes)")
+    return dataclasses.replace(cfg, batch_sizes=(b,), eval_batch=b)
 
 
 def _dataset(model: Model, data) -> Dataset:
@@ -143,6 +158,7 @@ def _build_all(model, recipes, ds, rows, emit, cancel) -> list[Variant]:
 def _measure_all(built: list[Variant], ds: Dataset, cfg: MeasureConfig, rows, emit, cancel, warnings):
     label = host_label()
     n_eval = min(ds.n, cfg.eval_samples or ds.n)
+    n_eval = max(cfg.eval_batch, n_eval - n_eval % cfg.eval_batch) if cfg.eval_batch > 1 else n_eval
     with tempfile.TemporaryDirectory(prefix="edgelab-data-") as tmp:
         data_path = ds.take(n_eval).save_npz(Path(tmp) / "data.npz")
         ok: list[Variant] = []

@@ -134,3 +134,20 @@ def test_unrunnable_operator_is_reported(tmp_path, quick):
     onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17), h.make_opsetid("com.example", 1)]), p)
     with pytest.raises(el.WorkerError, match="fp32 reference could not run.*Frobnicate"):
         el.compare(p, recipes=["fp32"], measure=quick)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["light_squeezenet", "light_shufflenet"])
+def test_arbitrary_image_classifier_from_the_onnx_wheel(name, quick):
+    """Old-IR models (weights listed as inputs, opset 9, fixed batch 1) run through every default recipe."""
+    import os
+
+    import onnx
+
+    path = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light", f"{name}.onnx")
+    m = el.load(path)
+    assert len(m.inputs) == 1 and m.inputs[0].shape == (1, 3, 224, 224) and m.macs > 1e7
+    r = el.compare(m, recipes=["fp32", "ort-opt", "int8-dynamic", "int8-static", "fp16"], measure=quick)
+    assert [v["error"] for v in r.variants] == [None] * 5
+    assert any("fixed at 1" in w for w in r.warnings)
+    assert set(r.variant("int8-static")["latency_ms_by_batch"]) == {"1"}

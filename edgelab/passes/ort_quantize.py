@@ -23,12 +23,30 @@ def _preprocess(src: Path, out_dir: Path) -> Path:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     pre = Path(out_dir) / "pre.onnx"
+    src = _min_opset(src, out_dir)
     try:
         with _quiet():
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         return pre
     except Exception:
         return src
+
+
+def _min_opset(src: Path, out_dir: Path, opset: int = 13) -> Path:
+    """Per-channel Q/DQ needs opset ≥ 13: older models are converted first (onnx.version_converter)."""
+    import onnx
+
+    m = onnx.load(str(src))
+    if next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), opset) >= opset:
+        return src
+    try:
+        up = onnx.version_converter.convert_version(m, opset)
+    except Exception as e:
+        raise PassError(f"quantization needs opset ≥ {opset} and converting this opset-"
+                        f"{m.opset_import[0].version} model failed ({e}); re-export it with a newer opset") from e
+    dst = Path(out_dir) / f"opset{opset}.onnx"
+    onnx.save(up, str(dst))
+    return dst
 
 
 @contextlib.contextmanager
