@@ -63,7 +63,11 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
     built: list[Variant] = []
     try:
         built = _build_all(model, recipe_objs, calib, rows, emit, cancel)
-        _measure_all(built, ds, cfg, rows, emit, cancel, warnings)
+        _measure_all(built, ds, cfg, rows, emit, cancel, warnings, fixed_batch=_fixed_batch(model))
+        if devices:  # issue 5: the same variants measured on fleet devices over TVM RPC
+            from .runners.remote import measure_into_rows
+
+            measure_into_rows(model, built, devices, rows, emit, warnings)
     except KeyboardInterrupt:
         status = "interrupted"
         warnings.append("run interrupted: variants not finished are marked as such")
@@ -72,7 +76,6 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
             if rows[r.name].get("latency_ms") is None and not rows[r.name].get("error"):
                 rows[r.name]["error"] = "not measured: run interrupted"
     variants = [rows[r.name] for r in recipe_objs]
-    _add_quality(variants, ds)
     report = Report(model=model.summary(), host=host, variants=tuple(variants), run_id=run_id, created=created,
                     settings=dict(cfg.to_dict(), method=_method_text(cfg)),
                     data={"name": ds.name, "samples": ds.n, "task": ds.task, "labels": ds.has_labels,
@@ -88,14 +91,18 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
     return report
 
 
+def _fixed_batch(model: Model) -> int | None:
+    fixed = {t.shape[0] for t in model.inputs if t.shape and isinstance(t.shape[0], int) and t.shape[0] > 0}
+    return fixed.pop() if len(fixed) == 1 else None
+
+
 def _fit_batch(model: Model, cfg: MeasureConfig, warnings: list[str]) -> MeasureConfig:
     """A model whose batch dimension is fixed can only run at that batch size."""
     import dataclasses
 
-    fixed = {t.shape[0] for t in model.inputs if t.shape and isinstance(t.shape[0], int) and t.shape[0] > 0}
-    if len(fixed) != 1:
+    b = _fixed_batch(model)
+    if b is None:
         return cfg
-    b = fixed.pop()
     if tuple(cfg.batch_sizes) != (b,):
         warnings.append(f"the model's batch dimension is fixed at {b}: timed at batch {b} only (re-export it with a "
                         "dynamic batch axis to compare batch sizes)")
@@ -144,7 +151,8 @@ def _build_all(model, recipes, ds, rows, emit, cancel) -> list[Variant]:
         _check_cancel(cancel)
         emit({"stage": "build", "variant": r.name, "i": i, "n": len(recipes)})
         try:
-            v = _variant.build(model, r, calibration=ds if r.needs_calibration else None, cancel=cancel)
+            v = _variant.build(model, r, calibration=ds if r.needs_calibration else None, cancel=cancel,
+                               progress=lambda m, n=r.name: emit({"stage": "tune", "variant": n, "message": m}))
             built.append(v)
             rows[r.name] = _row(r, v)
         except EdgelabError as e:
@@ -155,12 +163,17 @@ def _build_all(model, recipes, ds, rows, emit, cancel) -> list[Variant]:
     return built
 
 
-def _measure_all(built: list[Variant], ds: Dataset, cfg: MeasureConfig, rows, emit, cancel, warnings):
+def _measure_all(built: list[Variant], ds: Dataset, cfg: MeasureConfig, rows, emit, cancel, warnings, *,
+                 fixed_batch: int | None = None):
     label = host_label()
     n_eval = min(ds.n, cfg.eval_samples or ds.n)
-    n_eval = max(cfg.eval_batch, n_eval - n_eval % cfg.eval_batch) if cfg.eval_batch > 1 else n_eval
+    if fixed_batch:  # every call must be exactly that batch: a whole number of batches
+        n_eval = max(fixed_batch, n_eval - n_eval % fixed_batch)
+    evaluated = ds.take(n_eval)
+    built = sorted(built, key=lambda v: v.id != REFERENCE)  # the reference first: others compare with it
+    ref: dict = {}
     with tempfile.TemporaryDirectory(prefix="edgelab-data-") as tmp:
-        data_path = ds.take(n_eval).save_npz(Path(tmp) / "data.npz")
+        data_path = evaluated.save_npz(Path(tmp) / "data.npz")
         ok: list[Variant] = []
         for i, v in enumerate(built):  # outputs + peak memory: one short process per variant
             _check_cancel(cancel)
@@ -170,12 +183,14 @@ def _measure_all(built: list[Variant], ds: Dataset, cfg: MeasureConfig, rows, em
             except WorkerError as e:
                 rows[v.id]["error"] = f"evaluate: {e}"
                 emit({"stage": "error", "variant": v.id, "message": str(e)})
+                if v.id == REFERENCE:
+                    raise WorkerError(f"the fp32 reference could not run: {rows[REFERENCE]['error']}") from e
                 continue
             rows[v.id].update(peak_memory_bytes=res["peak_memory_bytes"], load_ms=res["create_ms"],
-                              measured_on=label, _outputs=res["outputs_array"])
+                              measured_on=label)
+            _add_quality(rows[v.id], res["outputs_array"], ref, evaluated)
+            emit({"stage": "evaluated", "variant": v.id, "row": dict(rows[v.id])})
             ok.append(v)
-        if not any(v.id == REFERENCE for v in ok):
-            raise WorkerError(f"the fp32 reference could not run: {rows[REFERENCE]['error']}")
         _check_cancel(cancel)
         _latency(ok, data_path, cfg, rows, emit, cancel, warnings)
 
@@ -222,26 +237,23 @@ def _latency(ok, data_path, cfg, rows, emit, cancel, warnings):
                                 "the ranking against variants within that range is not reliable")
 
 
-def _add_quality(variants: list[dict], ds: Dataset):
-    ref = next((v for v in variants if v["id"] == REFERENCE), None)
-    ref_out = ref.pop("_outputs", None) if ref else None
-    ref_acc = None
+def _add_quality(row: dict, out, ref: dict, ds: Dataset):
+    """Accuracy against labels and agreement with the reference; the reference's outputs are kept in `ref`."""
+    labels = ds.labels[:len(out)] if ds.labels is not None else None
     classes = ds.task in ("classification", "none")
-    if ref_out is not None:
-        ref_acc = accuracy(ref_out, ds.labels[:len(ref_out)] if ds.labels is not None else None, ds.task, ref_out)
-        ref["accuracy"] = None if ref_acc is None else dict(ref_acc, delta=0.0)
-        ref["agreement"] = agreement(ref_out, ref_out, classes=classes)
-    for v in variants:
-        out = v.pop("_outputs", None)
-        if out is None or v is ref or ref_out is None:
-            continue
-        v["agreement"] = agreement(out, ref_out, classes=classes)
-        if v["agreement"].get("note"):
-            v["warning"] = v["agreement"]["note"]
-        acc = accuracy(out, ds.labels[:len(out)] if ds.labels is not None else None, ds.task, ref_out)
-        if acc is not None:
-            acc["delta"] = round(acc["value"] - ref_acc["value"], 6) if ref_acc else None
-        v["accuracy"] = acc
+    if not ref:  # this is the reference
+        acc = accuracy(out, labels, ds.task, out)
+        ref.update(out=out, acc=acc)
+        row["accuracy"] = None if acc is None else dict(acc, delta=0.0)
+        row["agreement"] = agreement(out, out, classes=classes)
+        return
+    row["agreement"] = agreement(out, ref["out"], classes=classes)
+    if row["agreement"].get("note"):
+        row["warning"] = row["agreement"]["note"]
+    acc = accuracy(out, labels, ds.task, ref["out"])
+    if acc is not None:
+        acc["delta"] = round(acc["value"] - ref["acc"]["value"], 6) if ref["acc"] else None
+    row["accuracy"] = acc
 
 
 def _job(mode: str, variants: list[Variant], data_path: Path, cfg: MeasureConfig) -> dict:

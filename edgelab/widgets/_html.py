@@ -40,14 +40,14 @@ def quality(v: dict) -> str:
 
 
 def results_table(report=None, pending: dict | None = None, best: dict | None = None,
-                  savings: dict | None = None) -> str:
+                  savings: dict | None = None, partial: list | None = None) -> str:
     """The comparison table.
 
-    `report`: a finished Report (or None while running); `pending`: {variant: stage text} for variants
-    not finished yet; `best`: {profile: variant id}; `savings`: {profile: savings dict of the best variant}.
+    `report`: a finished Report (or None while running); `partial`: variant rows already evaluated
+    (accuracy, memory; timing comes at the end); `pending`: {variant: stage text} for variants not finished yet; `best`: {profile: variant id}; `savings`: {profile: savings dict of the best variant}.
     """
     e = html.escape
-    rows = list(report.variants) if report is not None else []
+    rows = list(report.variants) if report is not None else list(partial or [])
     profs = sorted({p for v in rows for p in (v.get("estimates") or {})})
     host = ""
     if report is not None:
@@ -123,6 +123,7 @@ def stage_text(e: dict) -> str:
     if st == "error":
         return f"error: {str(e.get('message', '')).splitlines()[0] if e.get('message') else ''}"
     return {"build": "building", "evaluate": "evaluating (outputs, peak memory)",
+            "evaluated": "evaluated; waiting for the interleaved timing",
             "latency": "timing (interleaved)"}.get(st, str(st))
 
 

@@ -20,7 +20,7 @@ from . import _html
 
 DEMO, PASSED = "<demo>", "<object>"
 DEFAULT_RECIPES = ("fp32", "int8-dynamic", "int8-static")
-STAGES = {"build": 1, "evaluate": 2, "load": 3, "latency": 3, "done": 4}
+STAGES = {"build": 1, "evaluate": 2, "evaluated": 2, "load": 3, "latency": 3, "done": 4}
 KEEP = "recipe default"
 
 
@@ -36,6 +36,7 @@ class Workbench(W.VBox):
         self._thread: threading.Thread | None = None
         self._cancel: threading.Event | None = None
         self._pending: dict[str, str] = {}
+        self._partial: dict[str, dict] = {}
         self._bars: dict[str, tuple] = {}
         self._last_tick = 0.0
         self.model_picker = W.Dropdown(options=_model_options(model, Path(workdir)), description="model",
@@ -163,6 +164,7 @@ class Workbench(W.VBox):
             return self
         self.report, self.error, self._cancel = None, None, threading.Event()
         self._pending = {r.name: "queued" for r in recipes}
+        self._partial = {}
         self._bars = {r.name: (W.IntProgress(value=0, max=4, description=r.name, bar_style="info",
                                              style={"description_width": "160px"}), W.Label("queued"))
                       for r in recipes}
@@ -222,12 +224,10 @@ class Workbench(W.VBox):
             label.value = _html.stage_text(e)
             if self._pending.get(k) != "failed":
                 self._pending[k] = label.value
-        if st == "evaluate" and e.get("i"):  # the previous variant's evaluation finished
-            prev = list(self._bars)[e["i"] - 1]
-            if self._pending.get(prev) != "failed":
-                self._pending[prev] = "evaluated; waiting for the interleaved timing"
-        if st in ("evaluate", "error", "latency", "load"):
-            self.table.value = _html.results_table(None, self._pending)
+        if st == "evaluated":  # accuracy and memory are known now; timing comes from the interleaved rounds
+            self._partial[vid] = e["row"]
+        if st in ("evaluate", "evaluated", "error", "latency", "load"):
+            self.table.value = _html.results_table(None, self._pending, partial=list(self._partial.values()))
 
     def _finish(self, report, err):
         self.report, self.error = report, err

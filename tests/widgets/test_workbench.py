@@ -158,3 +158,26 @@ def test_sliders_recompute_savings_without_measuring(workdir, quick, monkeypatch
     wb.electricity.value = 0.75
     assert wb.savings["rpi4"]["edge_energy_usd_month"] == pytest.approx(3 * before, rel=0.01)
     assert f"{wb.savings['rpi4']['cloud_usd_month']:,.2f}" in wb.table.value
+
+
+@pytest.mark.slow
+def test_rows_appear_as_variants_finish_evaluation(workdir, quick):
+    """Accuracy and memory of a variant show while later variants are still running."""
+    wb = Workbench(workdir / "tiny.onnx", measure=quick)
+    tick(wb.recipe_boxes, {"fp32", "int8-dynamic", "fp16"})
+    seen = []
+    original = wb._on_progress
+
+    def spy(e):
+        original(e)
+        if e.get("stage") == "evaluate" and e.get("variant") == "fp16":  # fp32 and int8-dynamic are done
+            seen.append(wb.table.value)
+
+    wb._on_progress = spy
+    wb.run_button.click()
+    assert wb.wait(timeout=120) and wb.error is None, wb.error
+    assert seen, "no progress event for the last variant"
+    mid = seen[0]
+    fp32 = wb.report.variant("fp32")
+    assert f"{fp32['peak_memory_bytes'] / 2**20:.1f}" in mid  # a measured figure, shown before the run ended
+    assert "<td>int8-dynamic" in mid and "waiting for the interleaved timing" not in mid.split("<td>fp16")[0]
