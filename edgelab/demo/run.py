@@ -20,8 +20,6 @@ def run_demo(which: str = "digits", *, out: Path | str = "edgelab-demo", measure
         data, recipes = Dataset.demo_digits("test"), DIGITS_RECIPES
         calibration = Dataset.demo_digits("train").take(256)
     elif which == "minilm":
-        from .minilm import minilm_demo
-
         model, data, calibration = minilm_demo()
         recipes = MINILM_RECIPES
     else:
