@@ -41,7 +41,7 @@ def test_launcher_card_and_palette_create_the_workbench_notebook(lab, lab_page):
     page = lab_page(lab)
     page.locator(".jp-LauncherCard[title*='edgelab workbench']").click(timeout=60_000)
     editor = page.locator(".jp-NotebookPanel:visible .jp-Cell .cm-content").first
-    expect(editor).to_have_text(re.compile(r"import edgelab as el\s*el\.Workbench\(\)"), timeout=30_000)
+    expect(editor).to_have_text(re.compile(r"import edgelab as el\s*el\.Workbench\(\)"), timeout=60_000)
     created = sorted(lab.root_dir.glob("*.ipynb"))
     assert len(created) == 1 and _notebook_cells(created[0]) == [WORKBENCH]
 
