@@ -35,7 +35,7 @@ class _Progress:
             msg = f"[latency] loading {e['variant']} ({e['i'] + 1}/{e['n']})"
         elif stage == "error":
             msg = f"[error] {e.get('variant') or ''}: {e.get('message')}"
-        elif stage in ("latency", "project", "tune", "compile"):
+        elif stage in ("latency", "project", "tune", "compile", "remote"):
             msg = f"[{stage}] {e.get('message') or e.get('variant') or ''}"
         elif stage == "done":
             msg = f"[done] run {e['run_id']} ({e['status']})"
@@ -66,6 +66,10 @@ def _measure_cfg(a):
     return MeasureConfig(**kw)
 
 
+def _measure_opts_given(a) -> bool:
+    return any(getattr(a, k, None) for k in ("batch", "threads", "timeout", "quick"))
+
+
 def _write_outputs(report, json_out, html_out):
     if json_out:
         report.save_json(json_out)
@@ -78,8 +82,8 @@ def _write_outputs(report, json_out, html_out):
 def cmd_demo(a) -> int:
     from .demo.run import run_demo
 
-    report = run_demo(a.model, out=Path(a.out), measure=_measure_cfg(a), profiles=_csv(a.profiles),
-                      progress=_Progress())
+    report = run_demo(a.model, out=Path(a.out), measure=_measure_cfg(a) if _measure_opts_given(a) else None,
+                      profiles=_csv(a.profiles), progress=_Progress(), fresh=a.fresh)
     print(report.table())
     print(f"wrote {Path(a.out) / 'report.json'} and {Path(a.out) / 'report.html'}", file=sys.stderr)
     return 130 if report.status == "interrupted" else 0
@@ -216,6 +220,22 @@ def cmd_recipes(a) -> int:
     return 0
 
 
+def cmd_export(a) -> int:
+    from .export import export
+
+    out = export(a.model, a.recipe, profile=a.profile, out=a.out, progress=lambda m: print(f"[build] {m}",
+                                                                                           file=sys.stderr))
+    print(f"wrote {out} (manifest.json, run.py and the artifact)")
+    return 0
+
+
+def cmd_device(a) -> int:
+    from .runners.remote import serve
+
+    serve(a.tracker, a.key, host=a.host, port=a.port)
+    return 0
+
+
 def cmd_history(a) -> int:
     from .store import Store
 
@@ -274,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("demo", help="run the bundled demo end to end")
     sp.add_argument("--model", default="digits", choices=["digits", "minilm"])
     sp.add_argument("--out", default="edgelab-demo", help="folder for report.json and report.html")
+    sp.add_argument("--fresh", action="store_true", help="measure again even if this host has measured the same demo")
     measure_opts(sp)
     sp.set_defaults(fn=cmd_demo)
 
@@ -334,6 +355,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", help="write the explanation JSON here")
     sp.add_argument("--html", help="write the HTML report, now with the explanation, here")
     sp.set_defaults(fn=cmd_explain)
+
+    sp = sub.add_parser("export", help="a deployable artifact folder (library/model, manifest, run script)")
+    sp.add_argument("model")
+    sp.add_argument("--recipe", default="tvm", help="recipe to build (default tvm)")
+    sp.add_argument("--profile", default="host", help="target device profile, e.g. rpi4, rpi5, armv7 (default host)")
+    sp.add_argument("--out", required=True, help="folder to write")
+    sp.set_defaults(fn=cmd_export)
+
+    sp = sub.add_parser("device", help="join a fleet of devices measured over TVM RPC")
+    dsub = sp.add_subparsers(dest="device_cmd", required=True)
+    ds = dsub.add_parser("serve", help="run a TVM RPC server (plus edgelab's onnxruntime timing) on this device")
+    ds.add_argument("--tracker", required=True, help="tracker address HOST:PORT")
+    ds.add_argument("--key", required=True, help="device key, e.g. rpi5")
+    ds.add_argument("--host", default="0.0.0.0", help="address to listen on (default all)")
+    ds.add_argument("--port", type=int, default=9090, help="first port to try (default 9090)")
+    ds.set_defaults(fn=cmd_device)
     return p
 
 

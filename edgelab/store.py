@@ -17,7 +17,7 @@ from .report import Report
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, created TEXT NOT NULL, model_name TEXT, model_sha256 TEXT,
-  host_json TEXT, status TEXT, report_json TEXT NOT NULL);
+  host_json TEXT, status TEXT, report_json TEXT NOT NULL, measurement_key TEXT);
 CREATE TABLE IF NOT EXISTS variants (
   run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, variant_id TEXT NOT NULL,
   recipe TEXT, runtime TEXT, precision TEXT, size_bytes INTEGER, error TEXT,
@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS measurements (
   run_id TEXT NOT NULL, variant_id TEXT NOT NULL, metric TEXT NOT NULL, value REAL, unit TEXT,
   measured_on TEXT, PRIMARY KEY (run_id, variant_id, metric));
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
+CREATE INDEX IF NOT EXISTS runs_key ON runs(measurement_key);
 """
 
 
@@ -57,9 +58,9 @@ class Store:
             con.execute("BEGIN IMMEDIATE")
             con.execute("DELETE FROM variants WHERE run_id=?", (report.run_id,))
             con.execute("DELETE FROM measurements WHERE run_id=?", (report.run_id,))
-            con.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?)",
+            con.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?)",
                         (report.run_id, report.created, report.model.get("name"), report.model.get("sha256"),
-                         json.dumps(report.host), report.status, blob))
+                         json.dumps(report.host), report.status, blob, report.settings.get("measurement_key")))
             host = report.host.get("label") or report.host.get("cpu")
             for v in report.variants:
                 con.execute("INSERT INTO variants VALUES (?,?,?,?,?,?,?)",
@@ -127,6 +128,18 @@ class Store:
         if row is None:
             raise StoreError(f"no run {run_id!r} in {self.path}; list runs with `edgelab history`")
         return Report.from_json(json.loads(row[0]))
+
+    def find(self, measurement_key: str) -> Report | None:
+        """The newest complete run measured with exactly these inputs and settings on this host, if any."""
+        if not self.path.exists():
+            return None
+        con = self._connect()
+        try:
+            row = con.execute("SELECT report_json FROM runs WHERE measurement_key=? AND status='complete' "
+                              "ORDER BY created DESC LIMIT 1", (measurement_key,)).fetchone()
+        finally:
+            con.close()
+        return None if row is None else Report.from_json(json.loads(row[0]))
 
     def latest_change(self) -> str:
         """A token that changes whenever a run is written (cheap; for polling UIs)."""

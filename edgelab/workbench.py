@@ -8,6 +8,7 @@ Progress is reported through `progress(event)` callbacks (dicts with `stage`, `v
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import threading
@@ -33,11 +34,14 @@ SPREAD_WARN = 0.25  # block-median IQR above this: ranking variants closer than 
 def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, calibration=None,
             profiles: Sequence[str] = (),
             workload=None, measure: MeasureConfig | None = None, progress: Progress | None = None,
-            cancel: threading.Event | None = None, store: bool = True, devices: Sequence = ()) -> "Report":
+            cancel: threading.Event | None = None, store: bool = True, devices: Sequence = (),
+            reuse: bool = False) -> "Report":
     """Build every recipe's variant of `model`, measure each on this machine, and compare them.
 
     `data` gives evaluation inputs (and labels); `calibration` the samples static quantization calibrates
-    on (default: `data`; keep them apart from the test samples when you can).
+    on (default: `data`; keep them apart from the test samples when you can). With `reuse`, a complete
+    stored run of the same model, recipes, data, settings and profiles on this same host is returned instead
+    of measuring again (its run id and date say when it was measured).
     """
     from .report import Report
     from .store import Store, new_run_id
@@ -56,6 +60,14 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
     warnings: list[str] = []
     cfg = _fit_batch(model, cfg, warnings)
     host = dict(host_fingerprint(), label=host_label())
+    key = _measurement_key(model, recipe_objs, ds, calib, cfg, host, profiles, workload, devices)
+    if reuse:
+        earlier = Store().find(key)
+        if earlier is not None:
+            emit({"stage": "done", "run_id": earlier.run_id, "status": "reused"})
+            return dataclasses.replace(earlier, warnings=earlier.warnings + (
+                f"reused the measurements of run {earlier.run_id} ({earlier.created}) on this host: same model, "
+                "recipes, data and settings; re-measure with reuse=False (CLI: --fresh)",))
     run_id = new_run_id()
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     rows: dict[str, dict] = {}
@@ -77,7 +89,7 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
                 rows[r.name]["error"] = "not measured: run interrupted"
     variants = [rows[r.name] for r in recipe_objs]
     report = Report(model=model.summary(), host=host, variants=tuple(variants), run_id=run_id, created=created,
-                    settings=dict(cfg.to_dict(), method=_method_text(cfg)),
+                    settings=dict(cfg.to_dict(), method=_method_text(cfg), measurement_key=key),
                     data={"name": ds.name, "samples": ds.n, "task": ds.task, "labels": ds.has_labels,
                           "synthetic": bool(ds.meta.get("synthetic"))},
                     warnings=tuple(warnings), status=status)
@@ -89,6 +101,18 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
         Store().save(report)
     emit({"stage": "done", "run_id": run_id, "status": status})
     return report
+
+
+def _measurement_key(model, recipes, ds, calib, cfg, host, profiles, workload, devices) -> str:
+    """What makes two runs' figures interchangeable: inputs, settings, and the machine and versions."""
+    import hashlib
+    import json
+
+    parts = [model.sha256, [r.key() for r in recipes], [r.name for r in recipes], ds.fingerprint(),
+             calib.fingerprint(), _variant.BUILD_VERSION, cfg.to_dict(), sorted(profiles), repr(workload),
+             repr(devices), {k: host.get(k) for k in ("cpu", "family", "model", "cores", "isa", "onnxruntime",
+                                                       "onnx", "tvm", "edgelab")}]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _fixed_batch(model: Model) -> int | None:
@@ -268,9 +292,10 @@ def _check_cancel(cancel):
 
 
 def _method_text(cfg: MeasureConfig) -> str:
-    return (f"Latency: all variants loaded in one worker process ({cfg.n_threads} intra-op threads), "
-            f"{cfg.warmup_runs} warm-up runs each, then interleaved rounds in random order of {cfg.block_runs} "
-            f"timed calls per variant until ≥{cfg.min_runs} runs (batch 1) and ≥{cfg.min_time_s:g} s; speed-up = "
+    return (f"Latency: all variants loaded in one worker process ({cfg.n_threads} intra-op threads, thread "
+            f"spinning off), up to {cfg.warmup_runs} warm-up runs each, then interleaved rounds in random order of "
+            f"≤{cfg.block_runs} timed calls (~{cfg.block_time_s * 1e3:g} ms) per variant until ≥{cfg.min_runs} runs "
+            f"(batch 1) and ≥{cfg.min_time_s:g} s, or {cfg.max_time_s:g} s; speed-up = "
             "fp32 block median / variant block median within each round. Peak memory: peak RSS (ru_maxrss) of a "
             "separate process per variant during session load + evaluation (Linux VmHWM, reset after imports "
             "and data load), minus the RSS at that reset. Accuracy/agreement: outputs of that same process on the evaluation samples.")

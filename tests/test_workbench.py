@@ -151,3 +151,20 @@ def test_arbitrary_image_classifier_from_the_onnx_wheel(name, quick):
     assert [v["error"] for v in r.variants] == [None] * 5
     assert any("fixed at 1" in w for w in r.warnings)
     assert set(r.variant("int8-static")["latency_ms_by_batch"]) == {"1"}
+
+
+def test_reuse_returns_the_stored_run_only_for_identical_inputs(cnn, cnn_npz, quick):
+    import dataclasses
+
+    m = el.load(cnn)
+    ds = el.Dataset.from_npz(cnn_npz, m)
+    first = el.compare(m, data=ds, recipes=["fp32", "fp16"], measure=quick)
+    again = el.compare(m, data=ds, recipes=["fp32", "fp16"], measure=quick, reuse=True)
+    assert again.run_id == first.run_id and any("reused the measurements" in w for w in again.warnings)
+    assert again.to_json()["variants"] == first.to_json()["variants"]
+    # anything different is measured anew
+    other_data = el.compare(m, data=ds.take(20), recipes=["fp32", "fp16"], measure=quick, reuse=True)
+    other_cfg = el.compare(m, data=ds, recipes=["fp32", "fp16"], measure=dataclasses.replace(quick, threads=1),
+                           reuse=True)
+    other_recipe = el.compare(m, data=ds, recipes=["fp32", "fp16", "ort-opt"], measure=quick, reuse=True)
+    assert len({first.run_id, other_data.run_id, other_cfg.run_id, other_recipe.run_id}) == 4

@@ -3,13 +3,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DIGITS_RECIPES = ("fp32", "ort-opt", "int8-dynamic", "int8-static", "int8-static-pt", "int8-qop", "fp16")
+from ..runners import MeasureConfig
+
+DIGITS_RECIPES = ("fp32", "ort-opt", "int8-dynamic-u8", "int8-static", "int8-static-pt", "int8-qop", "fp16")
+# the demo's budget: batch 1 and 32, at most 8 s of interleaved timing per batch size
+DEMO_MEASURE = MeasureConfig(max_time_s=8.0)
+DEMO_PROFILES = ("rpi4", "rpi5", "jetson-orin-nano", "n100")
 MINILM_RECIPES = ("fp32", "ort-opt", "int8-dynamic", "int8-transformer", "int8-static", "int8-static-matmul")
 
 
 def run_demo(which: str = "digits", *, out: Path | str = "edgelab-demo", measure=None, profiles=(),
-             progress=None, cancel=None):
-    """Run the demo and write report.json + report.html into `out`; returns the Report."""
+             progress=None, cancel=None, fresh: bool = False):
+    """Run the demo and write report.json + report.html into `out`; returns the Report.
+
+    A second run on the same host reuses the stored measurements (labelled as such) unless `fresh`.
+    """
     from .. import compare, load
     from ..data import Dataset
 
@@ -26,8 +34,10 @@ def run_demo(which: str = "digits", *, out: Path | str = "edgelab-demo", measure
         from ..errors import ConfigError
 
         raise ConfigError(f"unknown demo {which!r}; valid demos: digits, minilm")
-    report = compare(model, data=data, calibration=calibration, recipes=recipes, profiles=profiles,
-                     measure=measure, progress=progress, cancel=cancel)
+    report = compare(model, data=data, calibration=calibration, recipes=recipes,
+                     profiles=profiles or DEMO_PROFILES,
+                     measure=measure or DEMO_MEASURE, progress=progress, cancel=cancel,
+                     reuse=not fresh)
     out = Path(out)
     report.save_json(out / "report.json")
     report.save_html(out / "report.html")

@@ -29,7 +29,9 @@ class MeasureConfig:
     threads: int | None = None
     warmup_runs: int = 10
     min_runs: int = 100
-    block_runs: int = 10
+    block_runs: int = 10  # most calls per variant in one interleaved block
+    block_time_s: float = 0.05  # target length of a block (slow variants: one call per block)
+    warmup_max_s: float = 1.0
     min_time_s: float = 1.0
     max_time_s: float = 15.0
     eval_batch: int = 32

@@ -10,6 +10,9 @@ def load(path: str, threads: int):
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
+    # Variants share one timing process: idle sessions' spinning threads would steal the CPU from the one
+    # being timed (measured: 2-thread fp32 2.4x slower with spinning on a busy 2-core machine).
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     return (lambda feeds: sess.run(None, feeds)), {"runtime": "onnxruntime", "version": ort.__version__}
 

@@ -134,10 +134,21 @@ def latency(job: dict) -> dict:
     result = {}
     for batch in job["batch_sizes"]:
         feeds = _feeds(inputs, 0, batch)
-        for vid, run in runs.items():
+        per_call = {}
+        for vid, run in runs.items():  # warm-up: at most warmup_runs calls or ~1 s per variant
             _fault(vid, "latency")
+            ts, t_end = [], time.perf_counter() + cfg.get("warmup_max_s", 1.0)
             for _ in range(cfg["warmup_runs"]):
+                t0 = time.perf_counter()
                 run(feeds)
+                ts.append(time.perf_counter() - t0)
+                if t0 > t_end:
+                    break
+            per_call[vid] = sorted(ts)[len(ts) // 2]
+        # a block is ~block_time_s of calls (1 call for slow variants), so a round stays short and every
+        # variant is timed in every round, whatever its speed
+        size = {vid: max(1, min(cfg["block_runs"], int(cfg.get("block_time_s", 0.05) / max(t, 1e-6))))
+                for vid, t in per_call.items()}
         times = {vid: [] for vid in runs}
         blocks = {vid: [] for vid in runs}
         min_runs = cfg["min_runs"] if batch == 1 else max(5, cfg["min_runs"] // 5)
@@ -148,7 +159,7 @@ def latency(job: dict) -> dict:
             rng.shuffle(order)
             for vid in order:
                 block = []
-                for _ in range(cfg["block_runs"]):
+                for _ in range(size[vid]):
                     t0 = time.perf_counter()
                     runs[vid](feeds)
                     block.append(time.perf_counter() - t0)
@@ -158,8 +169,8 @@ def latency(job: dict) -> dict:
             rounds += 1
             elapsed = time.perf_counter() - t_start
             _progress(stage="latency", batch=batch, rounds=rounds, elapsed_s=round(elapsed, 2))
-            done = min(len(t) for t in times.values()) >= min_runs and elapsed >= cfg["min_time_s"]
-            if done or elapsed >= cfg["max_time_s"]:
+            enough = min(len(t) for t in times.values()) >= min_runs and rounds >= 5
+            if elapsed >= cfg["min_time_s"] and (enough or elapsed >= cfg["max_time_s"]):
                 break
         result[str(batch)] = {"times": times, "blocks": blocks, "rounds": rounds}
     return {"latency": result, "loadavg": os.getloadavg()}
