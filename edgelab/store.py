@@ -26,8 +26,9 @@ CREATE TABLE IF NOT EXISTS measurements (
   run_id TEXT NOT NULL, variant_id TEXT NOT NULL, metric TEXT NOT NULL, value REAL, unit TEXT,
   measured_on TEXT, PRIMARY KEY (run_id, variant_id, metric));
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created);
-CREATE INDEX IF NOT EXISTS runs_key ON runs(measurement_key);
 """
+# columns added after the first release, with their type: older stores are migrated on open
+_ADDED_COLUMNS = {"runs": {"measurement_key": "TEXT"}}
 
 
 class Store:
@@ -44,6 +45,12 @@ class Store:
             if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
+            for table, cols in _ADDED_COLUMNS.items():
+                have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+                for col, typ in cols.items():
+                    if col not in have:
+                        con.execute(f"ALTER TABLE {table} ADD COLUMN {col} {typ}")
+            con.execute("CREATE INDEX IF NOT EXISTS runs_key ON runs(measurement_key)")
             return con
         except sqlite3.DatabaseError as e:
             raise StoreError(f"cannot open the results store {self.path}: {e}; if the file is damaged, "

@@ -116,3 +116,18 @@ def test_store_uses_wal(tmp_path):
     st = Store(tmp_path / "w.sqlite")
     st.save(_report(1))
     assert sqlite3.connect(st.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_store_from_an_older_release_is_migrated(tmp_path):
+    p = tmp_path / "old.sqlite"
+    con = sqlite3.connect(p)
+    con.executescript("""CREATE TABLE runs (id TEXT PRIMARY KEY, created TEXT NOT NULL, model_name TEXT,
+        model_sha256 TEXT, host_json TEXT, status TEXT, report_json TEXT NOT NULL);""")
+    old = _report(1, "old")
+    con.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?)", (old.run_id, old.created, "old", "ab", "{}", "complete",
+                                                           json.dumps(old.to_json())))
+    con.commit()
+    con.close()
+    st = Store(p)
+    st.save(_report(2, "new"))
+    assert [r["model_name"] for r in st.list_runs()] == ["new", "old"]
