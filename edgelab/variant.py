@@ -134,6 +134,8 @@ _NAMED = [
     ("int8-qop", [("int8-static", {"format": "qoperator"})], "static int8 QOperator (QLinearConv...), U8S8"),
     ("int8-static-matmul", [("int8-static", {"op_types": "MatMul"})],
      "static int8 of MatMuls only (transformers: keeps masks/softmax in fp32)"),
+    ("int8-dynamic-opt", [("ort-optimize", {"level": "extended"}), ("int8-dynamic", {})],
+     "graph optimizations (LayerNorm/Gelu/MatMul fusions) saved first, then dynamic per-channel int8"),
     ("int8-transformer", [("ort-transformer-optimize", {}), ("int8-dynamic", {})],
      "transformer fusions (Attention, SkipLayerNorm) then dynamic per-channel int8"),
     ("fp16", [("fp16", {})], "float16 weights and activations, fp32 inputs/outputs"),

@@ -9,7 +9,8 @@ DIGITS_RECIPES = ("fp32", "ort-opt", "int8-dynamic-u8", "int8-static", "int8-sta
 # the demo's budget: batch 1 and 32, at most 8 s of interleaved timing per batch size
 DEMO_MEASURE = MeasureConfig(max_time_s=8.0)
 DEMO_PROFILES = ("rpi4", "rpi5", "jetson-orin-nano", "n100")
-MINILM_RECIPES = ("fp32", "ort-opt", "int8-dynamic", "int8-transformer", "int8-static", "int8-static-matmul")
+MINILM_RECIPES = ("fp32", "ort-opt", "int8-dynamic", "int8-dynamic-opt", "int8-transformer", "int8-static",
+                  "int8-static-matmul")
 
 
 def run_demo(which: str = "digits", *, out: Path | str = "edgelab-demo", measure=None, profiles=(),
