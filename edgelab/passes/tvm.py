@@ -1,1 +1,312 @@
-"""Apache TVM passes (compile, tune, cross-compile). Filled in by the TVM backend."""
+"""Apache TVM passes: compile an ONNX model for a target (host or an ARM board) and tune it with MetaSchedule.
+
+    >>> el.compare("model.onnx", recipes=["fp32", "tvm", "tvm-tune"])
+    >>> el.build(model, "tvm-tune:trials=200,minutes=8")             # tuning budget
+    >>> el.build(model, "tvm", target=edgelab.profiles.get("rpi5"))  # cross-compiled aarch64 .so
+
+The artifact is an exported Relax VM library (`model.so`) plus `model.json` (target, input shapes).
+Every TVM call runs in a child process (`python -m edgelab.passes._tvm_job`): a crash in the compiler
+never takes the notebook down, TVM_NUM_THREADS is set for tuning measurements, and cancelling or
+running out of minutes is a kill. Shapes: `tvm-compile` keeps a symbolic batch dimension (one library
+serves every batch size); `tvm-tune` pins the batch (MetaSchedule tunes static shapes only) and the
+runner splits larger batches into calls of that size.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError, PassError
+from . import opt, register
+
+TUNE_VERSION = "1"  # bump when the tuning flow changes so old databases are not reused
+# Boards known before edgelab.profiles has a catalog (and as a fallback for it). Facts: shared/notes/tvm.md §2.
+BOARDS = {
+    "rpi4": ({"kind": "llvm", "mtriple": "aarch64-linux-gnu", "mcpu": "cortex-a72", "mattr": ["+neon"],
+              "num-cores": 4}, 4),
+    "rpi5": ({"kind": "llvm", "mtriple": "aarch64-linux-gnu", "mcpu": "cortex-a76", "num-cores": 4}, 4),
+    "armv7": ({"kind": "llvm", "mtriple": "armv7l-linux-gnueabihf", "mcpu": "cortex-a7",
+               "mattr": ["+neon", "+vfp4"], "mfloat-abi": "hard", "num-cores": 4}, 4),
+}
+# mtriple prefix -> (cross compiler command, Debian package that provides it)
+CROSS = {"aarch64": ("aarch64-linux-gnu-g++", "g++-aarch64-linux-gnu"),
+         "arm": ("arm-linux-gnueabihf-g++", "g++-arm-linux-gnueabihf")}
+
+
+@dataclass(frozen=True)
+class BoardTarget:
+    """A minimal profile (name, TVM target dict, cores) used until/unless edgelab.profiles provides one."""
+
+    name: str
+    tvm_target: dict
+    cores: int
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """Where a TVM build goes: the target dict (host: mcpu filled in the job), cores, cross compiler."""
+
+    name: str
+    target: dict | None  # None: this host (the job detects the CPU)
+    cores: int
+    cross: tuple | None  # (command, apt package) or None for a native build
+
+    @property
+    def is_host(self) -> bool:
+        return self.target is None
+
+
+def profile(name: str):
+    """The profile called `name`: edgelab.profiles.get when the catalog exists, else the built-in boards."""
+    from .. import profiles
+
+    get = getattr(profiles, "get", None)
+    if get is not None:
+        try:
+            return get(name)
+        except ConfigError:
+            if name not in BOARDS:
+                raise
+    if name in ("host", "local"):
+        return None
+    if name not in BOARDS:
+        raise ConfigError(f"unknown profile {name!r} for TVM; valid: host, {', '.join(BOARDS)}")
+    tgt, cores = BOARDS[name]
+    return BoardTarget(name, dict(tgt), cores)
+
+
+def resolve_target(target) -> ResolvedTarget:
+    """Turn a PassContext target (None = host, a profile name, or a Profile) into a ResolvedTarget."""
+    if isinstance(target, str):
+        target = profile(target)
+    if target is None or getattr(target, "name", None) in ("host", "local"):
+        from ..profiles import host_fingerprint
+
+        return ResolvedTarget("host", None, int(host_fingerprint()["cores"]), None)
+    tgt = getattr(target, "tvm_target", None)
+    name = getattr(target, "name", str(target))
+    if not isinstance(tgt, dict) or tgt.get("kind") != "llvm":
+        raise ConfigError(f"profile {name!r} has no TVM CPU target (tvm_target={tgt!r}); "
+                          "TVM recipes need a profile with an llvm target dict, e.g. rpi4 or rpi5")
+    tgt = dict(tgt)
+    cores = int(tgt.get("num-cores") or getattr(target, "cores", 0) or 1)
+    tgt["num-cores"] = cores
+    triple = str(tgt.get("mtriple", ""))
+    cross = None
+    if triple and not triple.startswith("x86_64"):
+        arch = "aarch64" if triple.startswith("aarch64") else "arm" if triple.startswith(("arm", "thumb")) else None
+        if arch is None:
+            raise ConfigError(f"profile {name!r}: no cross toolchain known for mtriple {triple!r}; "
+                              "supported: aarch64-*, arm*-*-gnueabihf, x86_64-*")
+        cross = CROSS[arch]
+    return ResolvedTarget(name, tgt, cores, cross)
+
+
+def check_toolchain(rt: ResolvedTarget) -> None:
+    if rt.cross and shutil.which(rt.cross[0]) is None:
+        raise ConfigError(f"cross-compiling for {rt.name} needs {rt.cross[0]}, which is not installed; "
+                          f"install it with: sudo apt-get install {rt.cross[1]}")
+
+
+def _target_spec(rt: ResolvedTarget) -> dict:
+    return {"name": rt.name, "target": rt.target, "cores": rt.cores, "cross": rt.cross[0] if rt.cross else None}
+
+
+@register("tvm-compile", backend="tvm", precision="same", produces="tvm",
+          description="ONNX → Relax → compiled library for the host or the profile's target (no tuning; "
+                      "symbolic batch kept). Cross-compiles for ARM profiles.")
+@dataclass(frozen=True)
+class TvmCompile:
+    fold_constants: bool = opt(True, "simplify with onnxruntime's portable basic optimizations first "
+                                     "(folds BatchNorm into Conv, constant folding)")
+
+    def run(self, src: Path, out_dir: Path, ctx) -> Path:
+        rt = resolve_target(ctx.target)
+        check_toolchain(rt)
+        job = {"mode": "compile", "onnx": str(_simplified(src, out_dir, self.fold_constants)),
+               "out_dir": str(out_dir), "target": _target_spec(rt), "static_batch": None}
+        run_job(job, ctx, timeout_s=1800)
+        return Path(out_dir) / "model.so"
+
+
+@register("tvm-tune", backend="tvm", precision="same", produces="tvm",
+          description="MetaSchedule tuning (budget in trials and minutes; database cached per model + target "
+                      "and resumed), then compile; batch pinned to `batch`")
+@dataclass(frozen=True)
+class TvmTune:
+    trials: int = opt(64, "total tuning trials (measured candidates) across all tasks")
+    minutes: float = opt(10.0, "wall-clock budget for the search; at the limit the records so far are used")
+    batch: int = opt(1, "static batch size the model is tuned for (larger batches run as several calls)")
+    prepack: bool = opt(True, "let tuned kernels use a repacked weight layout (folded at compile time)")
+    fold_constants: bool = opt(True, "simplify with onnxruntime's portable basic optimizations first")
+
+    def run(self, src: Path, out_dir: Path, ctx) -> Path:
+        from .. import workspace
+
+        if self.trials < 0 or self.minutes <= 0 or self.batch < 1:
+            raise ConfigError("tvm-tune needs trials >= 0, minutes > 0 and batch >= 1")
+        rt = resolve_target(ctx.target)
+        check_toolchain(rt)
+        onnx_path = _simplified(src, out_dir, self.fold_constants)
+        key = tune_key(onnx_path, rt, self.batch, self.prepack)
+        db_final = workspace.cache_dir("tune", key[:24])
+        root = workspace.ensure(db_final.parent)
+        work = Path(tempfile.mkdtemp(prefix=f".tmp-{db_final.name}-", dir=root))
+        try:
+            if db_final.exists():
+                shutil.copytree(db_final, work, dirs_exist_ok=True)
+            before = _n_records(work)
+            job = {"mode": "tune", "onnx": str(onnx_path), "out_dir": str(out_dir), "target": _target_spec(rt),
+                   "static_batch": self.batch, "db_dir": str(work), "trials": self.trials, "prepack": self.prepack}
+            deadline = time.monotonic() + self.minutes * 60
+            res = run_job(job, ctx, timeout_s=self.minutes * 60 + 600, deadline=deadline)
+            done = _n_records(work) - before
+            if res is None:  # out of minutes: keep the records, compile with them
+                _commit_db(work, db_final)
+                _say(ctx, f"time budget of {self.minutes:g} min reached after {done} trials; compiling with "
+                          "the records so far")
+                run_job(dict(job, mode="tune", trials=0, db_dir=str(db_final)), ctx, timeout_s=1800)
+            else:
+                _commit_db(work, db_final)
+        except KeyboardInterrupt:
+            n = _commit_db(work, db_final)
+            _say(ctx, f"tuning cancelled; {n} records kept in {db_final} (run again to resume)")
+            raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return Path(out_dir) / "model.so"
+
+
+RECIPES = [
+    ("tvm", [("tvm-compile", {})], "Apache TVM (Relax) compiled for the host or the chosen profile, untuned"),
+    ("tvm-tune", [("tvm-tune", {})], "Apache TVM with MetaSchedule tuning (64 trials, ≤10 min, cached database)"),
+]
+
+
+def tune_key(onnx_path: Path, rt: ResolvedTarget, batch: int, prepack: bool) -> str:
+    """Tuning database key: the model bytes + the target (for the host: its CPU model and ISA) + tune options."""
+    from ..profiles import host_fingerprint
+
+    h = hashlib.sha256(Path(onnx_path).read_bytes())
+    host = host_fingerprint() if rt.is_host else {}
+    h.update(json.dumps([TUNE_VERSION, rt.target, rt.cores, host.get("cpu"), host.get("isa"), batch, prepack],
+                        sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _simplified(src: Path, out_dir: Path, fold: bool) -> Path:
+    """Apply onnxruntime's basic (portable, standard-op) graph optimizations: fewer, bigger ops for TVM."""
+    if not fold:
+        return Path(src)
+    import onnxruntime as ort
+
+    dst = Path(out_dir) / "simplified.onnx"
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    so.optimized_model_filepath = str(dst)
+    so.log_severity_level = 3
+    try:
+        ort.InferenceSession(str(src), so, providers=["CPUExecutionProvider"])
+    except Exception:  # onnxruntime cannot load it: let TVM's importer judge the original
+        return Path(src)
+    return dst
+
+
+def _say(ctx, msg: str):
+    if ctx is not None and ctx.progress is not None:
+        ctx.progress(msg)
+
+
+def _n_records(db: Path) -> int:
+    p = Path(db) / "database_tuning_record.json"
+    return sum(1 for _ in p.open()) if p.exists() else 0
+
+
+def _commit_db(work: Path, final: Path) -> int:
+    """Drop torn lines (a killed tuner), then replace the cached database atomically; returns record count."""
+    from .. import workspace
+
+    wl, rec = Path(work) / "database_workload.json", Path(work) / "database_tuning_record.json"
+    if not wl.exists():
+        return 0
+    good_wl = _json_lines(wl)
+    good_rec = [line for line in _json_lines(rec) if json.loads(line)[0] < len(good_wl)] if rec.exists() else []
+    with workspace.atomic_dir(final.parent / f"{final.name}.new") as tmp:
+        (tmp / wl.name).write_text("".join(x + "\n" for x in good_wl))
+        (tmp / rec.name).write_text("".join(x + "\n" for x in good_rec))
+    old = final.parent / f".tmp-{final.name}-old-{time.time_ns()}"
+    if final.exists():
+        final.rename(old)
+    (final.parent / f"{final.name}.new").rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return len(good_rec)
+
+
+def _json_lines(p: Path) -> list[str]:
+    out = []
+    for line in p.read_text().splitlines():
+        try:
+            json.loads(line)
+            out.append(line)
+        except ValueError:
+            break  # a torn (last) line and anything after it
+    return out
+
+
+def run_job(job: dict, ctx, *, timeout_s: float, deadline: float | None = None) -> dict | None:
+    """Run a TVM job in a child process. Returns its result, or None when `deadline` (monotonic) passed."""
+    from ..runners import _death_reason, _kill, _pump, _worker_env
+
+    env = _worker_env()
+    env["PYTHONPATH"] = str(Path(__file__).parent / "_notorch") + os.pathsep + env["PYTHONPATH"]
+    if job["target"]["target"] is None:  # tuning measures on this host: use all its cores (notes §1c)
+        env["TVM_NUM_THREADS"] = str(job["target"]["cores"])
+    with tempfile.TemporaryDirectory(prefix="edgelab-tvm-") as tmp:
+        job = dict(job, out=str(Path(tmp) / "result.json"))
+        (Path(tmp) / "job.json").write_text(json.dumps(job))
+        proc = subprocess.Popen([sys.executable, "-m", "edgelab.passes._tvm_job", str(Path(tmp) / "job.json")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True, env=env)
+        tail: list[str] = []
+        say = (lambda e: _say(ctx, e.get("message", ""))) if ctx is not None else None
+        pumps = [threading.Thread(target=_pump, args=(proc.stdout, say, None), daemon=True),
+                 threading.Thread(target=_pump, args=(proc.stderr, None, tail), daemon=True)]
+        for t in pumps:
+            t.start()
+        limit = time.monotonic() + timeout_s
+        try:
+            while proc.poll() is None:
+                if ctx is not None and ctx.cancel is not None and ctx.cancel.is_set():
+                    raise KeyboardInterrupt
+                now = time.monotonic()
+                if deadline is not None and now > deadline:
+                    _kill(proc)
+                    return None
+                if now > limit:
+                    raise PassError(f"TVM job timed out after {timeout_s:.0f} s")
+                time.sleep(0.1)
+        finally:
+            _kill(proc)
+        for t in pumps:
+            t.join(timeout=2)
+        out = Path(job["out"])
+        if not out.exists():
+            raise PassError(f"TVM {job['mode']} process died: {_death_reason(proc.returncode, tail)}")
+        res = json.loads(out.read_text())
+    if not res.get("ok"):
+        cls = ConfigError if res.get("kind") == "config" else PassError
+        raise cls(res.get("error", "TVM job failed"))
+    return res
+
+
+__all__ = ["BOARDS", "RECIPES", "BoardTarget", "ResolvedTarget", "TvmCompile", "TvmTune",
+           "profile", "resolve_target", "tune_key"]

@@ -99,13 +99,17 @@ def start_tracker(port: int = 9190, host: str = "127.0.0.1", *, wait_s: float = 
     return proc
 
 
-def start_server(tracker: str, key: str, *, host: str = "127.0.0.1", port: int = 9090) -> subprocess.Popen:
-    """Start `edgelab device serve` as a child process (own session: stop it with stop(proc))."""
-    return subprocess.Popen([sys.executable, "-m", "edgelab.cli", "device", "serve", "--tracker", tracker,
-                             "--key", key, "--host", host, "--port", str(port),
-                             "--port-end", str(port + 1)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                            env=_env())
+def start_server(tracker: str, key: str, *, host: str = "127.0.0.1", port: int = 9090,
+                 log: str | None = None) -> subprocess.Popen:
+    """Start `edgelab device serve` as a child process (own session: stop it with stop(proc)); output to `log`."""
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    try:
+        return subprocess.Popen([sys.executable, "-u", "-m", "edgelab.cli", "device", "serve", "--tracker", tracker,
+                                 "--key", key, "--host", host, "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=_env())
+    finally:
+        if log:
+            out.close()
 
 
 def stop(proc: subprocess.Popen) -> None:

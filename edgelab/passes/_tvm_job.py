@@ -1,0 +1,250 @@
+"""Child process doing the TVM work of a pass: `python -m edgelab.passes._tvm_job JOB.json`.
+
+Modes: `compile` (ONNX → Relax with a symbolic batch → tvm.compile → model.so) and `tune` (static
+shapes → MetaSchedule with an in-process builder, records in `db_dir` → apply → compile). Progress goes
+to stdout as `@progress {"message": ...}`; the result (or a config/pass error) to JOB["out"].
+Facts behind the choices: shared/notes/tvm.md.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+
+class JobConfigError(Exception):
+    """The user's model or target is the problem (reported as ConfigError)."""
+
+
+def _progress(msg: str, **kw):
+    print("@progress " + json.dumps(dict(kw, message=msg)), flush=True)
+
+
+def resolve(spec: dict) -> dict:
+    """The concrete target dict: the host's CPU name (never 'native', which silently means generic)."""
+    from tvm.target import codegen
+
+    if spec["target"] is None:
+        return {"kind": "llvm", "mcpu": codegen.llvm_get_system_cpu(), "num-cores": int(spec["cores"])}
+    t = dict(spec["target"])
+    cpu, triple = t.get("mcpu"), t.get("mtriple") or codegen.llvm_get_system_triple()
+    if cpu == "native" or (cpu and not codegen.llvm_is_valid_cpu(cpu, triple)):
+        raise JobConfigError(f"target of {spec['name']!r}: mcpu {cpu!r} is not a CPU LLVM knows for {triple} "
+                             "(TVM would silently compile generic code); use a name such as cortex-a72, "
+                             "cortex-a76, znver4 or x86-64-v3")
+    return t
+
+
+def import_onnx(path: str, static_batch: int | None):
+    """ONNX → Relax IRModule (weights as constants) + input specs; clear errors for unsupported/dynamic models."""
+    import onnx
+    import tvm
+    from tvm.relax.frontend.onnx import from_onnx
+
+    from ..runners.tvm import unsupported_in_proto
+
+    model = onnx.load(path)
+    bad = unsupported_in_proto(model)
+    if bad:
+        raise JobConfigError(f"TVM's ONNX frontend cannot convert {', '.join(bad)}; use an onnxruntime recipe "
+                             "for this model, or re-export it without these ops (e.g. unrolled loops)")
+    inits = {i.name for i in model.graph.initializer}
+    specs, shape_dict = [], {}
+    for inp in model.graph.input:
+        if inp.name in inits:
+            continue
+        tt = inp.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
+        dyn = [i for i, d in enumerate(dims) if not isinstance(d, int) or d <= 0]
+        if any(i > 0 for i in dyn):
+            raise JobConfigError(f"input {inp.name!r} has dynamic dimensions {dims}; TVM needs every dimension "
+                                 "but the batch fixed: re-export the model with fixed shapes (torch.onnx.export "
+                                 "with dynamic_axes only for the batch), or fix them with "
+                                 "`python -m onnxruntime.tools.make_dynamic_shape_fixed`")
+        if static_batch:
+            dims = [static_batch] + dims[1:] if dims else dims
+            shape_dict[inp.name] = dims
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type).name
+        specs.append({"name": inp.name, "shape": dims, "dtype": dtype})
+    try:
+        mod = from_onnx(model, shape_dict=shape_dict or None, keep_params_in_input=False)
+    except tvm.error.OpNotImplemented as e:
+        raise JobConfigError(f"{str(e).strip().splitlines()[-1]}; use an onnxruntime recipe for this model") from e
+    outs = [{"name": o.name, "shape": [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+                                       for d in o.type.tensor_type.shape.dim]} for o in model.graph.output]
+    return mod, specs, outs
+
+
+def _in_process_builder(n_tasks: int):
+    """MetaSchedule builder that builds in this process (the stock LocalBuilder times out here, notes §1).
+
+    It also reports progress: the scheduler measures a whole first round before any measure callback runs.
+    """
+    from tvm.ir.utils import derived_object
+    from tvm.s_tir.meta_schedule.builder import BuilderResult, PyBuilder
+    from tvm.s_tir.meta_schedule.builder.local_builder import default_build, default_export
+
+    state = {"calls": 0, "t0": time.monotonic()}
+
+    @derived_object
+    class InProcessBuilder(PyBuilder):
+        def build(self, build_inputs):
+            state["calls"] += 1
+            if state["calls"] <= n_tasks:
+                _progress(f"searched kernel {state['calls']}/{n_tasks} ({time.monotonic() - state['t0']:.0f} s): "
+                          f"building {len(build_inputs)} candidates")
+            out = []
+            for bi in build_inputs:
+                try:
+                    out.append(BuilderResult(default_export(default_build(bi.mod, bi.target, None)), None))
+                except Exception as e:  # a bad candidate, not a bad run
+                    out.append(BuilderResult(None, str(e)))
+            return out
+
+    return InProcessBuilder()
+
+
+def _progress_callback(tasks, weights, total: int):
+    """Measure callback printing trials done and the best latency so far (sum over tuned tasks)."""
+    from tvm.ir.utils import derived_object
+    from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+
+    best: dict[int, float] = {}
+    state = {"done": 0, "t0": time.monotonic()}
+
+    @derived_object
+    class Progress(PyMeasureCallback):
+        def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+            for r in runner_results:
+                secs = [float(getattr(s, "value", s)) for s in (r.run_secs or [])]
+                if r.error_msg is None and secs:
+                    best[task_id] = min(best.get(task_id, math.inf), sum(secs) / len(secs))
+            state["done"] += len(runner_results)
+            est = sum(weights[t] * s for t, s in best.items()) * 1e3
+            _progress(f"trial {state['done']}/{total} ({time.monotonic() - state['t0']:.0f} s): best so far "
+                      f"{est:.3f} ms summed over {len(best)}/{len(tasks)} tuned kernels",
+                      trials=state["done"], total=total, best_ms=round(est, 4), tasks_tuned=len(best))
+
+    return Progress()
+
+
+def _pre_tuning(mod, tgt, prepack: bool):
+    import tvm
+    from tvm import relax
+
+    seq = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings(),
+           relax.get_pipeline("zero")]
+    if prepack:
+        seq.append(relax.transform.AttachAttrLayoutFreeBuffers())
+    with tgt:
+        return tvm.transform.Sequential(seq)(mod)
+
+
+def tune(mod, tgt, db_dir: str, trials: int, prepack: bool):
+    """MetaSchedule over the fused kernels, `trials` more records into db_dir; returns the tuned module."""
+    import tvm
+    from tvm import relax
+    from tvm.s_tir import meta_schedule as ms
+
+    mod = _pre_tuning(mod, tgt, prepack)
+    if trials > 0:
+        extracted = ms.relax_integration.extract_tasks(mod, tgt)
+        # spread the budget: the default (per-task = global) spends everything on the first task (notes §1)
+        per_task = max(1, math.ceil(trials / len(extracted)))
+        # a smaller evolutionary search when few trials per kernel are measured: the default (population 512)
+        # spends 20-140 s per conv kernel on this kind of machine before the first candidate is built
+        pop = int(min(512, max(64, 16 * per_task)))
+        strategy = ms.search_strategy.EvolutionarySearch(population_size=pop, init_min_unmeasured=min(50, pop // 2),
+                                                         genetic_num_iters=2 if per_task < 8 else 4)
+        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
+            extracted, work_dir=db_dir, strategy=strategy)
+        _progress(f"tuning {len(contexts)} kernels, {trials} trials (~{per_task} per kernel)")
+        callbacks = ms.measure_callback.MeasureCallback.create("default") + [
+            _progress_callback(contexts, [float(w) for w in weights], trials)]
+        ms.tune.tune_tasks(tasks=contexts, task_weights=weights, work_dir=db_dir, max_trials_global=trials,
+                           max_trials_per_task=per_task, num_trials_per_iter=min(per_task, 16),
+                           builder=_in_process_builder(len(contexts)), runner=ms.runner.LocalRunner(timeout_sec=60),
+                           measure_callbacks=callbacks)
+    db = ms.database.JSONDatabase(work_dir=db_dir)
+    with tgt, db:
+        mod = relax.transform.MetaScheduleApplyDatabase()(mod)
+    if prepack:  # repack constant weights at compile time into the layouts the tuned kernels chose
+        with tgt:
+            mod = tvm.transform.Sequential([relax.transform.SplitLayoutRewritePreproc(),
+                                            relax.transform.FoldConstant()])(mod)
+    return mod
+
+
+def export(ex, out: Path, spec: dict):
+    if spec.get("cross"):
+        from tvm.support import cc
+
+        ex.export_library(str(out), fcompile=cc.cross_compiler(spec["cross"]))
+    else:
+        ex.export_library(str(out))
+
+
+def _skip_gpu_intrinsics(target: dict):
+    """Stub TVM's GPU/DSP tensor-intrinsic modules: importing them (which every MetaSchedule TuneContext and
+    build does) took 46-64 s on a loaded 2-vCPU machine; CPU targets never use them (3 s instead)."""
+    import types
+
+    names = ["cuda", "rocm", "hexagon", "riscv_cpu", "metal"]
+    if not str(target.get("mtriple", "x86_64")).startswith(("aarch64", "arm")):
+        names.append("arm_cpu")
+    for n in names:
+        full = f"tvm.s_tir.tensor_intrin.{n}"
+        sys.modules.setdefault(full, types.ModuleType(full))
+
+
+def run(job: dict) -> dict:
+    import tvm
+
+    t0 = time.perf_counter()
+    tgt_dict = resolve(job["target"])
+    _skip_gpu_intrinsics(tgt_dict)
+    tgt = tvm.target.Target(tgt_dict)
+    mod, inputs, outputs = import_onnx(job["onnx"], job.get("static_batch"))
+    n_records = 0
+    if job["mode"] == "tune":
+        db = Path(job["db_dir"])
+        rec = db / "database_tuning_record.json"
+        have = sum(1 for _ in rec.open()) if rec.exists() else 0
+        todo = max(0, int(job["trials"]) - have) if job["trials"] else 0
+        if have and job["trials"]:
+            _progress(f"reusing {have} tuning records from the cache; {todo} more trials to run")
+        mod = tune(mod, tgt, str(db), todo, bool(job.get("prepack")))
+        n_records = sum(1 for _ in rec.open()) if rec.exists() else 0
+    _progress(f"compiling for {job['target']['name']} ({tgt_dict.get('mcpu', 'generic')})")
+    ex = tvm.compile(mod, target=tgt)
+    out = Path(job["out_dir"]) / "model.so"
+    export(ex, out, job["target"])
+    meta = {"target": tgt_dict, "profile": job["target"]["name"], "cross": job["target"].get("cross"),
+            "static_batch": job.get("static_batch"), "inputs": inputs, "outputs": outputs,
+            "tuned": job["mode"] == "tune", "tuning_records": n_records, "tvm": tvm.__version__,
+            "build_s": round(time.perf_counter() - t0, 2)}
+    (Path(job["out_dir"]) / "model.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def main(argv=None) -> int:
+    argv = argv if argv is not None else sys.argv[1:]
+    job = json.loads(Path(argv[0]).read_text())
+    try:
+        res = {"ok": True, "info": run(job)}
+    except JobConfigError as e:
+        res = {"ok": False, "kind": "config", "error": str(e)}
+    except Exception as e:  # reported as a PassError by the caller
+        first = (str(e).strip().splitlines() or [""])[0][:400]
+        res = {"ok": False, "kind": "pass", "error": f"TVM {job['mode']} failed: {type(e).__name__}: {first}"}
+    tmp = job["out"] + ".tmp"
+    Path(tmp).write_text(json.dumps(res))
+    os.replace(tmp, job["out"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
