@@ -42,10 +42,11 @@ def tiny_cnn(path, *, batch="N", channels=8, size=16, seed=0) -> str:
 
 
 def with_op(path, op_type, domain="") -> str:
-    """A one-node model using `op_type` (for unsupported-op errors)."""
+    """A one-node model using `op_type` (for unsupported-op errors); DFT gets its [1, 8, 1] → [1, 8, 2] shapes."""
     n = helper.make_node(op_type, ["x"], ["y"], domain=domain)
-    g = helper.make_graph([n], "odd", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    shapes = ([1, 8, 1], [1, 8, 2]) if op_type == "DFT" else ([1, 4], [1, 4])
+    g = helper.make_graph([n], "odd", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shapes[0])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, shapes[1])])
     opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
     m = helper.make_model(g, opset_imports=opsets)
     m.ir_version = 8
