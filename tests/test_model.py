@@ -4,7 +4,7 @@ import onnx
 import pytest
 
 import edgelab as el
-from conftest import make_cnn
+from tests.conftest import make_cnn
 
 
 def test_facts_match_hand_computed(cnn):

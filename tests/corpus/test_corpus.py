@@ -13,8 +13,7 @@ import pytest
 import edgelab as el
 from edgelab.store import Store
 
-sys.path.insert(0, str(Path(__file__).parent))
-from make_corpus import build  # noqa: E402
+from tests.corpus.make_corpus import build
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTCOMES: list[dict] = []

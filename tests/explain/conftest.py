@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from explain_models import make_no_int8, make_outliers, make_tiny
+from tests.explain.explain_models import make_no_int8, make_outliers, make_tiny
 
 
 @pytest.fixture

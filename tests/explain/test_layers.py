@@ -5,7 +5,7 @@ import pytest
 import edgelab as el
 from edgelab.explain import explain, rank_layers
 from edgelab.explain.layers import fake_quant, layer_errors, local_metrics, sqnr_db
-from explain_models import inputs_for
+from tests.explain.explain_models import inputs_for
 
 
 def test_local_metrics_by_hand():

@@ -7,7 +7,7 @@ from edgelab.explain.profile import profile_variants
 from edgelab.explain.speed import analyze
 from edgelab.profiles.host import fingerprint
 
-from explain_models import inputs_for
+from tests.explain.explain_models import inputs_for
 
 
 def _analyze(path, recipe, runs=60):

@@ -7,7 +7,7 @@ import pytest
 import edgelab as el
 from edgelab.cli import main
 from edgelab.explain import Explanation
-from explain_models import inputs_for
+from tests.explain.explain_models import inputs_for
 
 
 @pytest.fixture

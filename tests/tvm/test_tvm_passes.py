@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import models
-from conftest import cache_entries
+from tests.tvm.conftest import cache_entries
 from edgelab import model as M
 from edgelab import variant
 from edgelab.errors import ConfigError
