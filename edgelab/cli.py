@@ -79,17 +79,16 @@ def _write_outputs(report, json_out, html_out):
         print(f"wrote {html_out}", file=sys.stderr)
 
 
-def cmd_demo(a) -> int:
+def run_demo_args(a, progress):
+    """`edgelab demo` / `%edgelab demo` without the printing: returns the Report."""
     from .demo.run import run_demo
 
-    report = run_demo(a.model, out=Path(a.out), measure=_measure_cfg(a) if _measure_opts_given(a) else None,
-                      profiles=_csv(a.profiles), progress=_Progress(), fresh=a.fresh)
-    print(report.table())
-    print(f"wrote {Path(a.out) / 'report.json'} and {Path(a.out) / 'report.html'}", file=sys.stderr)
-    return 130 if report.status == "interrupted" else 0
+    return run_demo(a.model, out=Path(a.out), measure=_measure_cfg(a) if _measure_opts_given(a) else None,
+                    profiles=_csv(a.profiles), progress=progress, fresh=a.fresh)
 
 
-def cmd_compare(a) -> int:
+def run_compare_args(a, progress):
+    """`edgelab compare` / `%edgelab compare` without the printing: returns the Report (files written)."""
     from . import compare, load
     from .data import Dataset
 
@@ -98,9 +97,21 @@ def cmd_compare(a) -> int:
     recipes = _recipes_arg(a.recipes)
     kw = {"recipes": recipes} if recipes else {}
     report = compare(model, data=data, profiles=_csv(a.profiles), measure=_measure_cfg(a),
-                     workload=_workload(a), progress=_Progress(), **kw)
-    print(report.table())
+                     workload=_workload(a), progress=progress, **kw)
     _write_outputs(report, a.json, a.html)
+    return report
+
+
+def cmd_demo(a) -> int:
+    report = run_demo_args(a, _Progress())
+    print(report.table())
+    print(f"wrote {Path(a.out) / 'report.json'} and {Path(a.out) / 'report.html'}", file=sys.stderr)
+    return 130 if report.status == "interrupted" else 0
+
+
+def cmd_compare(a) -> int:
+    report = run_compare_args(a, _Progress())
+    print(report.table())
     return 130 if report.status == "interrupted" else 0
 
 

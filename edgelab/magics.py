@@ -76,25 +76,25 @@ def edgelab_magic(line: str):
     return None
 
 
+def _progress():
+    """A progress bar in the notebook (text lines where ipywidgets cannot display)."""
+    try:
+        from .widgets.progress import ProgressBar
+
+        return ProgressBar()
+    except ImportError:
+        from . import cli
+
+        return cli._Progress(sys.stdout)
+
+
 def _run(a):
     from . import cli
 
     if a.cmd == "demo":
-        from .demo.run import run_demo
-
-        return run_demo(a.model, out=a.out, measure=cli._measure_cfg(a), profiles=cli._csv(a.profiles),
-                        progress=cli._Progress(sys.stdout))
+        return cli.run_demo_args(a, _progress())
     if a.cmd == "compare":
-        from . import compare, load
-        from .data import Dataset
-
-        model = load(a.model)
-        kw = {"recipes": cli._csv(a.recipes)} if a.recipes else {}
-        report = compare(model, data=Dataset.from_npz(a.data, model) if a.data else None,
-                         profiles=cli._csv(a.profiles), measure=cli._measure_cfg(a), workload=cli._workload(a),
-                         progress=cli._Progress(sys.stdout), **kw)
-        cli._write_outputs(report, a.json, a.html)
-        return report
+        return cli.run_compare_args(a, _progress())
     if a.cmd == "inspect":
         from .inspect import format_inspect, inspect_model
 

@@ -33,8 +33,27 @@ def test_compare_returns_the_report_and_writes_json(ip, here, capsys):
     assert isinstance(r, Report) and r.ids == ["fp32", "int8-dynamic"]
     assert Report.from_json(here / "r.json").ids == r.ids
     out = capsys.readouterr().out
-    assert "[build 1/2] fp32" in out and "[done] run" in out
+    assert "IntProgress" in out  # a progress bar is displayed (shown as its repr without a browser)
     assert "<table>" in r._repr_html_()
+
+
+def test_progress_bar_follows_compare_events(here):
+    import edgelab as el
+    from edgelab.widgets.progress import ProgressBar
+
+    bar = ProgressBar()
+    seen = []
+
+    def spy(e):
+        bar(e)
+        seen.append((e.get("stage"), bar.bar.value, bar.bar.max))
+
+    el.compare(here / "tiny.onnx", recipes=["fp32", "fp16"], progress=spy,
+               measure=el.MeasureConfig(batch_sizes=(1,), min_runs=5, min_time_s=0.05, max_time_s=1))
+    values = [v for _, v, _ in seen]
+    assert values == sorted(values) and seen[-1][0] == "done"
+    assert bar.bar.value == bar.bar.max == 6 and bar.bar.bar_style == "success"
+    assert "done (complete)" in bar.label.value
 
 
 def test_usage_error_prints_usage_not_traceback(ip, here, capsys):
