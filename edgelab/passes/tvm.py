@@ -88,12 +88,12 @@ def resolve_target(target) -> ResolvedTarget:
     """Turn a PassContext target (None = host, a profile name, or a Profile) into a ResolvedTarget."""
     if isinstance(target, str):
         target = profile(target)
-    if target is None or getattr(target, "name", None) in ("host", "local"):
+    if target is None or "host" in (getattr(target, "id", None), getattr(target, "name", None)):
         from ..profiles import host_fingerprint
 
         return ResolvedTarget("host", None, int(host_fingerprint()["cores"]), None)
     tgt = getattr(target, "tvm_target", None)
-    name = getattr(target, "name", str(target))
+    name = getattr(target, "id", None) or getattr(target, "name", str(target))
     if not isinstance(tgt, dict) or tgt.get("kind") != "llvm":
         raise ConfigError(f"profile {name!r} has no TVM CPU target (tvm_target={tgt!r}); "
                           "TVM recipes need a profile with an llvm target dict, e.g. rpi4 or rpi5")
@@ -155,6 +155,10 @@ class TvmTune:
         if self.trials < 0 or self.minutes <= 0 or self.batch < 1:
             raise ConfigError("tvm-tune needs trials >= 0, minutes > 0 and batch >= 1")
         rt = resolve_target(ctx.target)
+        if rt.cross:
+            raise ConfigError(f"tuning for {rt.name} needs measurements on that device, which this version cannot "
+                              f"do from here; use the `tvm` recipe for {rt.name} (untuned, cross-compiled), or "
+                              "tune on the board itself")
         check_toolchain(rt)
         onnx_path = _simplified(src, out_dir, self.fold_constants)
         key = tune_key(onnx_path, rt, self.batch, self.prepack)

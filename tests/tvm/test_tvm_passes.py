@@ -173,3 +173,12 @@ def test_time_budget_compiles_with_records_so_far(ws, tmp_path):
     v = variant.build(m, "tvm-tune:trials=500,minutes=0.05", progress=msgs.append)
     assert any("time budget of 0.05 min reached" in x for x in msgs)
     assert Path(v.path).exists() and json.loads(Path(v.path).with_suffix(".json").read_text())["tuned"]
+
+
+def test_catalog_host_profile_means_this_cpu_and_cross_tuning_is_refused(ws, tiny):
+    from edgelab import profiles
+
+    host = profiles.get("host") if hasattr(profiles, "get") else None
+    assert tvm_passes.resolve_target(host).is_host  # detected mcpu, never a generic build
+    with pytest.raises(ConfigError, match="use the `tvm` recipe for rpi5"):
+        variant.build(M.load(tiny), "tvm-tune:trials=2", target=tvm_passes.profile("rpi5"))
