@@ -53,8 +53,10 @@ class Store:
             con.execute("CREATE INDEX IF NOT EXISTS runs_key ON runs(measurement_key)")
             return con
         except sqlite3.DatabaseError as e:
-            raise StoreError(f"cannot open the results store {self.path}: {e}; if the file is damaged, "
-                             "move it away (a new one is created)") from e
+            hint = ("the disk may be full or read-only: free space or set EDGELAB_HOME to a writable folder"
+                    if "disk" in str(e) or "readonly" in str(e) else
+                    "if the file is damaged, move it away (a new one is created)")
+            raise StoreError(f"cannot open the results store {self.path}: {e}; {hint}") from e
 
     def save(self, report: Report) -> str:
         """Write a run and its variants in one transaction; returns the run id."""

@@ -219,6 +219,8 @@ def build(model: Model, recipe: Recipe | str, *, calibration=None, target=None, 
                 src = Path(cfg.run(src, step_dir, ctx))
             except EdgelabError:
                 raise
+            except OSError as e:
+                raise workspace.disk_error(e, f"variant {recipe.name!r} in {final.parent}") from e
             except Exception as e:  # a backend bug must not escape as a bare traceback
                 raise PassError(f"pass {cfg.pass_name!r} failed: {type(e).__name__}: {e}") from e
         artifact = src.relative_to(tmp)

@@ -80,6 +80,10 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
             from .runners.remote import measure_into_rows
 
             measure_into_rows(model, built, devices, rows, emit, warnings)
+    except OSError as e:  # writing temporary data or artifacts: full disk, read-only folder
+        from .workspace import disk_error
+
+        raise disk_error(e, "measurement data") from e
     except KeyboardInterrupt:
         status = "interrupted"
         warnings.append("run interrupted: variants not finished are marked as such")

@@ -73,6 +73,17 @@ def atomic_write(path: Path, data: bytes | str) -> Path:
     return path
 
 
+def disk_error(e: OSError, what: str) -> StoreError:
+    """A StoreError that says what could not be written and what to do (full disk, read-only, quota)."""
+    import errno
+
+    hint = {errno.ENOSPC: "the disk is full", errno.EFBIG: "the file is too large for this disk or limit",
+            errno.EDQUOT: "the disk quota is exceeded", errno.EROFS: "the file system is read-only",
+            errno.EACCES: "permission denied"}.get(e.errno, e.strerror or str(e))
+    return StoreError(f"cannot write {what}: {hint}; free disk space or point EDGELAB_HOME (and TMPDIR) at a "
+                      "writable folder — finished results are kept")
+
+
 def sweep_stale_tmp(root: Path | None = None, *, older_than_s: float = 3600) -> int:
     """Remove leftovers of interrupted builds (.tmp-* older than `older_than_s`); returns how many."""
     import time
