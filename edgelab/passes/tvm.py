@@ -149,6 +149,13 @@ class TvmTune:
     prepack: bool = opt(True, "let tuned kernels use a repacked weight layout (folded at compile time)")
     fold_constants: bool = opt(True, "simplify with onnxruntime's portable basic optimizations first")
 
+    def __post_init__(self):  # "tvm-tune:minutes=0.5" arrives as text from Recipe.parse
+        try:
+            for name, kind in (("trials", int), ("minutes", float), ("batch", int)):
+                object.__setattr__(self, name, kind(getattr(self, name)))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"tvm-tune: trials and batch must be integers, minutes a number ({e})") from e
+
     def run(self, src: Path, out_dir: Path, ctx) -> Path:
         from .. import workspace
 
