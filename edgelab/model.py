@@ -14,30 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelLoadError, missing
-
-# bytes per element of ONNX TensorProto data types
-_DTYPE_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
-_DTYPE_NAMES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
-                9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 16: "bfloat16"}
-# ops whose work is one operation per output element (counted as flops, not MACs)
-_ELEMENTWISE = {
-    "Add", "Sub", "Mul", "Div", "Relu", "Clip", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Pow", "Erf",
-    "LeakyRelu", "HardSigmoid", "HardSwish", "Gelu", "BiasGelu", "FastGelu", "Neg", "Abs", "Max", "Min",
-    "Where", "Equal", "Less", "Greater", "Not", "And", "Or", "Cast", "QuantizeLinear", "DequantizeLinear",
-    "DynamicQuantizeLinear", "BatchNormalization", "Softmax", "LayerNormalization", "SkipLayerNormalization",
-    "ReduceMean", "ReduceSum", "ReduceMax", "GlobalAveragePool", "AveragePool", "MaxPool", "GlobalMaxPool",
-    "QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearGlobalAveragePool", "QLinearSoftmax", "PRelu",
-    "Softplus", "Selu", "Elu", "InstanceNormalization", "GroupNormalization", "Dropout", "Identity", "Sum",
-}
-# ops that only move or reshape data: bytes but no arithmetic
-_MOVEMENT = {
-    "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Concat", "Split", "Slice", "Gather",
-    "Shape", "Expand", "Tile", "Pad", "Resize", "Upsample", "Constant", "ConstantOfShape", "Range",
-    "GatherElements", "ScatterND", "DepthToSpace", "SpaceToDepth", "Size", "NonZero", "TopK", "ArgMax",
-}
-_QUANTIZED = {"QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "QGemm",
-              "DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
-
+from .graph import DTYPE_NAMES, OpStat, nbytes_per_elem, op_stats, peak_activations
 
 @dataclass(frozen=True)
 class TensorSpec:
@@ -50,21 +27,6 @@ class TensorSpec:
     @property
     def is_dynamic(self) -> bool:
         return any(not isinstance(d, int) or d < 0 for d in self.shape)
-
-
-@dataclass(frozen=True)
-class OpStat:
-    """Work of one node at batch 1: MACs (multiply-accumulates), other flops, bytes read/written."""
-
-    node: str
-    op_type: str
-    macs: int
-    flops: int
-    bytes_read: int
-    bytes_written: int
-    param_bytes: int
-    precision: str  # fp32 | fp16 | int8
-    counted: bool
 
 
 @dataclass(frozen=True)
@@ -260,9 +222,9 @@ def _facts(proto, path: Path, name: str, raw: bytes | None = None) -> Model:
     g = proto.graph
     inits = {t.name: t for t in g.initializer}
     params = sum(math.prod(t.dims) for t in inits.values())
-    weight_bytes = sum(math.prod(t.dims) * _DTYPE_BYTES.get(t.data_type, 4) for t in inits.values())
+    weight_bytes = sum(math.prod(t.dims) * nbytes_per_elem(t.data_type) for t in inits.values())
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
-    ops, uncounted = _op_stats(inferred)
+    ops, uncounted = op_stats(inferred)
     return Model(
         name=name, path=str(Path(path).absolute()), sha256=hashlib.sha256(raw).hexdigest(),
         size_bytes=len(raw), opset=opset,
@@ -270,7 +232,7 @@ def _facts(proto, path: Path, name: str, raw: bytes | None = None) -> Model:
         outputs=tuple(_spec(v) for v in g.output),
         params=int(params), weight_bytes=int(weight_bytes),
         macs=sum(o.macs for o in ops), flops=sum(o.flops for o in ops),
-        peak_activation_bytes=_peak_activations(inferred),
+        peak_activation_bytes=peak_activations(inferred),
         op_histogram=dict(Counter(n.op_type for n in g.node).most_common()),
         ops=tuple(ops), uncounted_ops=tuple(sorted(uncounted)), producer=proto.producer_name,
     )
@@ -297,117 +259,7 @@ def _spec(v) -> TensorSpec:
         return TensorSpec(v.name, (), v.type.WhichOneof("value") or "unknown")  # sequence/map/optional
     tt = v.type.tensor_type
     shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim)
-    return TensorSpec(v.name, shape, _DTYPE_NAMES.get(tt.elem_type, str(tt.elem_type)))
-
-
-def _shapes(proto) -> dict[str, tuple[tuple, int]]:
-    """tensor name -> (shape, elem_type) for every tensor whose shape is fully known."""
-    out = {}
-    g = proto.graph
-    for v in list(g.input) + list(g.value_info) + list(g.output):
-        tt = v.type.tensor_type
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
-        if tt.HasField("shape") and None not in dims:
-            out[v.name] = (tuple(dims), tt.elem_type)
-    for t in g.initializer:
-        out[t.name] = (tuple(t.dims), t.data_type)
-    return out
-
-
-def _nbytes(entry) -> int:
-    shape, et = entry
-    return math.prod(shape) * _DTYPE_BYTES.get(et, 4)
-
-
-def _op_stats(proto) -> tuple[list[OpStat], set[str]]:
-    g = proto.graph
-    shapes = _shapes(proto)
-    inits = {t.name for t in g.initializer}
-    producers = {o: n for n in g.node for o in n.output}
-    stats, uncounted = [], set()
-    for n in g.node:
-        ins = [shapes.get(i) for i in n.input if i]
-        outs = [shapes.get(o) for o in n.output if o]
-        known = all(s is not None for s in ins + outs)
-        macs, counted = _macs(n, shapes), True
-        flops = 0
-        if macs is None:
-            macs = 0
-            if n.op_type in _ELEMENTWISE and outs and outs[0] is not None:
-                flops = math.prod(outs[0][0])
-            elif n.op_type not in _MOVEMENT and n.op_type not in _ELEMENTWISE:
-                counted = False
-                uncounted.add(n.op_type)
-        read = sum(_nbytes(s) for s in ins if s is not None)
-        written = sum(_nbytes(s) for s in outs if s is not None)
-        pbytes = sum(_nbytes(shapes[i]) for i in n.input if i in inits and i in shapes)
-        stats.append(OpStat(n.name or f"{n.op_type}_{len(stats)}", n.op_type, int(macs), int(flops),
-                            int(read), int(written), int(pbytes), _precision(n, shapes, producers),
-                            counted and known))
-    return stats, uncounted
-
-
-def _macs(n, shapes) -> int | None:
-    def shp(i):
-        return shapes.get(n.input[i], (None,))[0] if len(n.input) > i else None
-
-    out = shapes.get(n.output[0], (None,))[0] if n.output else None
-    t = n.op_type
-    if t in ("Conv", "ConvInteger", "QLinearConv"):
-        w = shp(3 if t == "QLinearConv" else 1)
-        return math.prod(out) * math.prod(w[1:]) if out and w else None
-    if t == "ConvTranspose":
-        x, w = shp(0), shp(1)  # weight [C, M/group, k...]: every input element feeds M/group × k outputs
-        return math.prod(x) * math.prod(w[1:]) if x and w else None
-    if t in ("Gemm", "QGemm"):
-        a = shp(0)
-        trans_a = next((a_.i for a_ in n.attribute if a_.name == "transA"), 0)
-        if a is None or out is None:
-            return None
-        k = a[0] if trans_a else a[-1]
-        return math.prod(out) * k
-    if t in ("MatMul", "MatMulInteger", "QLinearMatMul", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
-             "FusedMatMul"):
-        a = shp(0)
-        return math.prod(out) * a[-1] if out and a else None
-    return None
-
-
-def _precision(n, shapes, producers) -> str:
-    if n.op_type in _QUANTIZED:
-        return "int8"
-    for i in n.input:
-        p = producers.get(i)
-        if p is not None and p.op_type == "DequantizeLinear" and n.op_type not in ("QuantizeLinear",):
-            return "int8"
-    out = shapes.get(n.output[0]) if n.output else None
-    if out is not None and out[1] == 10:
-        return "fp16"
-    return "fp32"
-
-
-def _peak_activations(proto) -> int:
-    """Peak bytes of live intermediate tensors when the nodes run in graph order (batch 1)."""
-    g = proto.graph
-    shapes = _shapes(proto)
-    inits = {t.name for t in g.initializer}
-    last_use = {}
-    for idx, n in enumerate(g.node):
-        for i in n.input:
-            last_use[i] = idx
-    for o in g.output:
-        last_use[o.name] = len(g.node)
-    live: dict[str, int] = {v.name: _nbytes(shapes[v.name]) for v in g.input
-                            if v.name not in inits and v.name in shapes}
-    peak = sum(live.values())
-    for idx, n in enumerate(g.node):
-        for o in n.output:
-            if o in shapes:
-                live[o] = _nbytes(shapes[o])
-        peak = max(peak, sum(live.values()))
-        for name in [k for k in live if last_use.get(k, -1) <= idx]:
-            del live[name]
-    return int(peak)
+    return TensorSpec(v.name, shape, DTYPE_NAMES.get(tt.elem_type, str(tt.elem_type)))
 
 
 def _from_torch(module, example_input):

@@ -120,7 +120,7 @@ class Report:
                    "speedup (measured)": sp.get("median"),
                    f"{acc.get('metric', 'accuracy')}": acc.get("value"), "acc_delta": acc.get("delta"),
                    "agree_top1": agr.get("top1"), "cosine": agr.get("cosine"),
-                   "max_abs_diff": agr.get("max_abs_diff"),
+                   "sqnr_db": agr.get("sqnr_db"), "max_abs_diff": agr.get("max_abs_diff"),
                    "peak_mem_mib (measured)": _r(v.get("peak_memory_bytes"), 2**20),
                    "error": v.get("error")}
             for batch, st in (v.get("latency_ms_by_batch") or {}).items():
@@ -144,12 +144,13 @@ class Report:
         cols = [("variant", "variant", "{}"), ("runtime", "runtime", "{}"), ("p50_ms (measured)", "p50 ms", "{:.3f}"),
                 ("speedup (measured)", "speedup", "{:.2f}x"), ("acc", "accuracy", "{:.4f}"),
                 ("acc_delta", "Δacc", "{:+.4f}"), ("agree_top1", "top1=fp32", "{:.4f}"),
-                ("cosine", "cosine", "{:.6f}"), ("max_abs_diff", "max|Δ|", "{:.2e}"),
+                ("cosine", "cosine", "{:.6f}"), ("sqnr_db", "SQNR dB", "{:.1f}"), ("max_abs_diff", "max|Δ|", "{:.2e}"),
                 ("size_kib", "KiB", "{:.0f}"), ("peak_mem_mib (measured)", "peak MiB", "{:.1f}")]
         rows = self.rows()
         for r, v in zip(rows, self.variants):
             r["acc"] = (v.get("accuracy") or {}).get("value")
-        extra = sorted({k for r in rows for k in r if k.endswith("(projected)") or k.startswith("p50_ms b")})
+        keys = {k for r in rows for k in r}
+        extra = sorted(k for k in keys if k.startswith("p50_ms b")) + sorted(k for k in keys if k.endswith("(projected)"))
         cols += [(k, k.replace(" (projected)", "*").replace(" (measured)", ""), "{:.3f}") for k in extra]
         body = [[_fmt(r.get(k), f) for k, _, f in cols] for r in rows]
         heads = [h for _, h, _ in cols]

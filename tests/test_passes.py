@@ -70,6 +70,9 @@ def test_each_pass_builds_a_valid_model(cnn, cnn_npz, recipe, expect_op):
     if expect_op:
         assert expect_op in ops
     assert v.size_bytes == len(open(v.path, "rb").read())
+    # the variant's graph (fused / quantized ops of runtime domains included) counts the same work
+    facts = el.load(v.path)
+    assert facts.macs == m.macs and facts.uncounted_ops == ()
 
 
 def test_static_without_calibration_is_clear(cnn):
