@@ -271,7 +271,7 @@ def project_report(report, model, profiles, workload=None, *, variants=None, pri
     host = host_profile()
     h_threads = (report.settings or {}).get("threads") or host.threads
     built = {v.id: v for v in (variants or [])}
-    ref_ms = ((report.reference or {}).get("latency_ms") or {}).get("p50")
+    ref_ms = _calibration_ms(report.reference or {})
     ref_factor = calibration_factor(model, ref_ms, h_threads) if ref_ms else None
     out = []
     for v in report.variants:
@@ -283,13 +283,13 @@ def project_report(report, model, profiles, workload=None, *, variants=None, pri
         else:
             graph, graph_note = model, "projected from the fp32 graph at the variant's precision"
         prec = v.get("precision") if v.get("precision") in PRECISIONS else None
-        host_ms = (v.get("latency_ms") or {}).get("p50")
+        host_ms = _calibration_ms(v)
         if v.get("error") or host_ms is None:
             factor, how = ref_factor, "fp32 reference (variant not measured)"
         elif host.support(_variant_precision(graph, prec)) == "emulated" and ref_factor is not None:
             factor, how = ref_factor, "fp32 reference (the host emulates this precision)"
         else:
-            factor, how = calibration_factor(graph, host_ms, h_threads, prec), "this variant's host p50"
+            factor, how = calibration_factor(graph, host_ms, h_threads, prec), "this variant's host p10"
         for prof in profs:
             e = estimate(graph, prof, precision=prec, calibration_factor=factor)
             d = e.to_dict()
@@ -326,6 +326,13 @@ def calibration_factor(model, host_ms: float, host_threads: int | None = None, p
     host = host or host_profile()
     r_h, _ = roofline_ms(graph_ops(model), host, _variant_precision(model, precision), host_threads or host.threads)
     return host_ms / r_h if r_h > 0 else 1.0
+
+
+def _calibration_ms(v: dict) -> float | None:
+    """The host latency projections are calibrated with: p10 (the least-contended runs: this machine's
+    speed rather than its neighbours' load on a shared host), p50 for reports without it."""
+    lat = v.get("latency_ms") or {}
+    return lat.get("p10") or lat.get("p50")
 
 
 def estimate_report(model, profiles, *, recipes=None, measure=None, workload=None, progress=None):
