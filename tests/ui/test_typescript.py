@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ LABEXT = Path(__file__).resolve().parents[2] / "labextension"
 
 @pytest.fixture(scope="module")
 def jlpm() -> str:
-    exe = shutil.which("jlpm")
+    beside = Path(sys.executable).parent / "jlpm"  # the test venv's, even when it is not on PATH
+    exe = shutil.which("jlpm") or (str(beside) if beside.exists() else None)
     if exe is None:
         pytest.fail("jlpm not found: install jupyter-builder (pip install jupyter-builder)")
     if not (LABEXT / "node_modules").exists():
