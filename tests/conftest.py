@@ -73,3 +73,17 @@ def cnn_npz(tmp_path, cnn):
     p = tmp_path / "small.npz"
     np.savez(p, x=x, y=y)
     return p
+
+
+def leftover_workers(home: str) -> list[int]:
+    """Worker processes still alive that belong to this test's workspace."""
+    import psutil
+
+    pids = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if "edgelab.runners.worker" in " ".join(p.info["cmdline"] or []) and p.environ().get("EDGELAB_HOME") == home:
+                pids.append(p.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return pids

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import leftover_workers
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -101,17 +103,3 @@ def test_sigterm_stops_cleanly_and_keeps_finished(cnn, tmp_path):
     runs = json.loads(h.stdout)
     assert runs and runs[0]["status"] == "interrupted"
     assert leftover_workers(os.environ["EDGELAB_HOME"]) == []
-
-
-def leftover_workers(home: str) -> list[int]:
-    """Worker processes still alive that belong to this test's workspace."""
-    import psutil
-
-    pids = []
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if "edgelab.runners.worker" in " ".join(p.info["cmdline"] or []) and p.environ().get("EDGELAB_HOME") == home:
-                pids.append(p.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return pids

@@ -13,6 +13,7 @@ import pytest
 import edgelab as el
 from edgelab.store import Store
 
+from tests.conftest import leftover_workers
 from tests.corpus.make_corpus import build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,19 +37,6 @@ def _snapshot(home: Path):
     cache = home / "cache"
     files = sorted(str(p.relative_to(cache)) for p in cache.rglob("*")) if cache.exists() else []
     return files, Store().count()
-
-
-def _workers(home: str) -> list[int]:
-    import psutil
-
-    pids = []
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if "edgelab.runners.worker" in " ".join(p.info["cmdline"] or []) and p.environ().get("EDGELAB_HOME") == home:
-                pids.append(p.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return pids
 
 
 @pytest.mark.parametrize("name", _names())
@@ -93,7 +81,7 @@ def test_bad_input(corpus, name, workspace, quick):
         assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
         assert len(err_lines) == 1 and "Traceback" not in p.stderr, p.stderr[-2000:]
         assert _snapshot(workspace) == before_cli
-    assert _workers(str(workspace)) == []
+    assert leftover_workers(str(workspace)) == []
 
     # --- HTML escaping of hostile names ----------------------------------------------------------
     hostile = report.model.get("name") or "" if report is not None else ""
