@@ -122,6 +122,8 @@ def _progress_callback(tasks, weights, total: int):
                 secs = [float(getattr(s, "value", s)) for s in (r.run_secs or [])]
                 if r.error_msg is None and secs:
                     best[task_id] = min(best.get(task_id, math.inf), sum(secs) / len(secs))
+            if not runner_results:
+                return
             state["done"] += len(runner_results)
             est = sum(weights[t] * s for t, s in best.items()) * 1e3
             _progress(f"trial {state['done']}/{total} ({time.monotonic() - state['t0']:.0f} s): best so far "
@@ -131,41 +133,46 @@ def _progress_callback(tasks, weights, total: int):
     return Progress()
 
 
-def _pre_tuning(mod, tgt, prepack: bool):
+def _pre_tuning(mod, tgt, prepack: bool, layout: str | None = None):
     import tvm
     from tvm import relax
 
-    seq = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings(),
-           relax.get_pipeline("zero")]
+    seq = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings()]
+    if layout == "NHWC":  # channels-last convolutions (vectorize over channels)
+        seq.append(relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "OHWI"]}))
+    seq.append(relax.get_pipeline("zero"))
     if prepack:
         seq.append(relax.transform.AttachAttrLayoutFreeBuffers())
     with tgt:
         return tvm.transform.Sequential(seq)(mod)
 
 
-def tune(mod, tgt, db_dir: str, trials: int, prepack: bool):
+def tune(mod, tgt, db_dir: str, trials: int, prepack: bool, search: dict | None = None):
     """MetaSchedule over the fused kernels, `trials` more records into db_dir; returns the tuned module."""
     import tvm
     from tvm import relax
     from tvm.s_tir import meta_schedule as ms
 
-    mod = _pre_tuning(mod, tgt, prepack)
+    mod = _pre_tuning(mod, tgt, prepack, (search or {}).get("layout"))
     if trials > 0:
         extracted = ms.relax_integration.extract_tasks(mod, tgt)
-        # spread the budget: the default (per-task = global) spends everything on the first task (notes §1)
-        per_task = max(1, math.ceil(trials / len(extracted)))
-        # a smaller evolutionary search when few trials per kernel are measured: the default (population 512)
-        # spends 20-140 s per conv kernel on this kind of machine before the first candidate is built
-        pop = int(min(512, max(64, 16 * per_task)))
+        # spread the budget: the default (per-task = global) spends everything on the first task (notes §1);
+        # up to 3x the even share per kernel lets the gradient scheduler favour the heavy ones
+        per_task = max(1, math.ceil(3 * trials / len(extracted)))
+        # a small evolutionary search (population 64, 2 genetic iterations): the default (512) spent 20-140 s per
+        # conv kernel here before building anything; small rounds of 8 keep records flowing into the database
+        search = dict(search or {})
+        pop = int(search.get("population", 64))
+        per_iter = int(search.get("per_iter", max(1, min(math.ceil(trials / len(extracted)), 8))))
         strategy = ms.search_strategy.EvolutionarySearch(population_size=pop, init_min_unmeasured=min(50, pop // 2),
-                                                         genetic_num_iters=2 if per_task < 8 else 4)
+                                                         genetic_num_iters=int(search.get("genetic_iters", 2)))
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
             extracted, work_dir=db_dir, strategy=strategy)
-        _progress(f"tuning {len(contexts)} kernels, {trials} trials (~{per_task} per kernel)")
+        _progress(f"tuning {len(contexts)} kernels, {trials} trials (at most {per_task} per kernel)")
         callbacks = ms.measure_callback.MeasureCallback.create("default") + [
             _progress_callback(contexts, [float(w) for w in weights], trials)]
         ms.tune.tune_tasks(tasks=contexts, task_weights=weights, work_dir=db_dir, max_trials_global=trials,
-                           max_trials_per_task=per_task, num_trials_per_iter=min(per_task, 16),
+                           max_trials_per_task=per_task, num_trials_per_iter=per_iter,
                            builder=_in_process_builder(len(contexts)), runner=ms.runner.LocalRunner(timeout_sec=60),
                            measure_callbacks=callbacks)
     db = ms.database.JSONDatabase(work_dir=db_dir)
@@ -216,7 +223,7 @@ def run(job: dict) -> dict:
         todo = max(0, int(job["trials"]) - have) if job["trials"] else 0
         if have and job["trials"]:
             _progress(f"reusing {have} tuning records from the cache; {todo} more trials to run")
-        mod = tune(mod, tgt, str(db), todo, bool(job.get("prepack")))
+        mod = tune(mod, tgt, str(db), todo, bool(job.get("prepack")), job.get("search"))
         n_records = sum(1 for _ in rec.open()) if rec.exists() else 0
     _progress(f"compiling for {job['target']['name']} ({tgt_dict.get('mcpu', 'generic')})")
     ex = tvm.compile(mod, target=tgt)

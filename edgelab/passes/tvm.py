@@ -143,7 +143,7 @@ class TvmCompile:
                       "and resumed), then compile; batch pinned to `batch`")
 @dataclass(frozen=True)
 class TvmTune:
-    trials: int = opt(64, "total tuning trials (measured candidates) across all tasks")
+    trials: int = opt(300, "total tuning trials (measured candidates) across all kernels")
     minutes: float = opt(10.0, "wall-clock budget for the search; at the limit the records so far are used")
     batch: int = opt(1, "static batch size the model is tuned for (larger batches run as several calls)")
     prepack: bool = opt(True, "let tuned kernels use a repacked weight layout (folded at compile time)")
@@ -176,11 +176,16 @@ class TvmTune:
             if db_final.exists():
                 shutil.copytree(db_final, work, dirs_exist_ok=True)
             before = _n_records(work)
+            done_before = _completed(work, self.trials, self.minutes)  # this budget already ran: reuse, no search
             job = {"mode": "tune", "onnx": str(onnx_path), "out_dir": str(out_dir), "target": _target_spec(rt),
-                   "static_batch": self.batch, "db_dir": str(work), "trials": self.trials, "prepack": self.prepack}
-            deadline = time.monotonic() + self.minutes * 60
+                   "static_batch": self.batch, "db_dir": str(work), "trials": 0 if done_before else self.trials,
+                   "prepack": self.prepack}
+            if done_before:
+                _say(ctx, f"reusing the tuning database ({before} records) of an earlier run with this budget")
+            deadline = None if done_before else time.monotonic() + self.minutes * 60  # the budget is for search
             res = run_job(job, ctx, timeout_s=self.minutes * 60 + 600, deadline=deadline)
             done = _n_records(work) - before
+            _mark_completed(work, self.trials, self.minutes)
             if res is None:  # out of minutes: keep the records, compile with them
                 _commit_db(work, db_final)
                 _say(ctx, f"time budget of {self.minutes:g} min reached after {done} trials; compiling with "
@@ -199,7 +204,7 @@ class TvmTune:
 
 RECIPES = [
     ("tvm", [("tvm-compile", {})], "Apache TVM (Relax) compiled for the host or the chosen profile, untuned"),
-    ("tvm-tune", [("tvm-tune", {})], "Apache TVM with MetaSchedule tuning (64 trials, ≤10 min, cached database)"),
+    ("tvm-tune", [("tvm-tune", {})], "Apache TVM with MetaSchedule tuning (300 trials, ≤10 min, cached database)"),
 ]
 
 
@@ -237,6 +242,19 @@ def _say(ctx, msg: str):
         ctx.progress(msg)
 
 
+def _completed(db: Path, trials: int, minutes: float) -> bool:
+    """Did a run with at least this budget finish (by trials or by minutes) on this database?"""
+    p = Path(db) / "edgelab-budgets.json"
+    runs = json.loads(p.read_text()) if p.exists() else []
+    return any(t >= trials and m >= minutes for t, m in runs)
+
+
+def _mark_completed(db: Path, trials: int, minutes: float) -> None:
+    p = Path(db) / "edgelab-budgets.json"
+    runs = json.loads(p.read_text()) if p.exists() else []
+    p.write_text(json.dumps(runs + [[trials, minutes]]))
+
+
 def _n_records(db: Path) -> int:
     p = Path(db) / "database_tuning_record.json"
     return sum(1 for _ in p.open()) if p.exists() else 0
@@ -254,6 +272,8 @@ def _commit_db(work: Path, final: Path) -> int:
     with workspace.atomic_dir(final.parent / f"{final.name}.new") as tmp:
         (tmp / wl.name).write_text("".join(x + "\n" for x in good_wl))
         (tmp / rec.name).write_text("".join(x + "\n" for x in good_rec))
+        if (Path(work) / "edgelab-budgets.json").exists():
+            shutil.copy2(Path(work) / "edgelab-budgets.json", tmp / "edgelab-budgets.json")
     old = final.parent / f".tmp-{final.name}-old-{time.time_ns()}"
     if final.exists():
         final.rename(old)

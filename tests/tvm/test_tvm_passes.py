@@ -173,6 +173,12 @@ def test_time_budget_compiles_with_records_so_far(ws, tmp_path):
     v = variant.build(m, "tvm-tune:trials=500,minutes=0.05", progress=msgs.append)
     assert any("time budget of 0.05 min reached" in x for x in msgs)
     assert Path(v.path).exists() and json.loads(Path(v.path).with_suffix(".json").read_text())["tuned"]
+    import shutil
+
+    shutil.rmtree(Path(v.path).parent.parent)  # same budget again: that budget was spent, reuse without search
+    msgs.clear()
+    variant.build(m, "tvm-tune:trials=500,minutes=0.05", progress=msgs.append)
+    assert any("reusing the tuning database" in x for x in msgs) and not any("time budget" in x for x in msgs)
 
 
 def test_catalog_host_profile_means_this_cpu_and_cross_tuning_is_refused(ws, tiny):
