@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from .errors import ConfigError
+from .graph import CONV_OPS, GEMM_OPS, MATMUL_OPS
 from .profiles import PRECISIONS, Profile, _method, get, host_label, host_profile
 
-_MAC = {"Conv", "ConvTranspose", "Gemm", "MatMul", "QLinearConv", "QLinearMatMul", "ConvInteger",
-        "MatMulInteger", "QGemm", "FusedMatMul", "DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
+_MAC = {"ConvTranspose", *CONV_OPS, *GEMM_OPS, *MATMUL_OPS}
 # element-wise ops a runtime fuses into the preceding conv/matmul (Conv+BN+ReLU, bias add, clip)
 _FUSABLE = {"Relu", "Clip", "BatchNormalization", "LeakyRelu", "Add", "Mul", "HardSwish", "HardSigmoid",
             "Sigmoid", "Tanh", "PRelu", "Elu", "Selu"}
@@ -78,7 +78,7 @@ def graph_ops(model) -> list[dict]:
         role = "move"
         if t in _MAC:
             group = next((a.i for a in n.attribute if a.name == "group"), 1)
-            role = "dw" if group > 1 and st.macs and t in ("Conv", "QLinearConv", "ConvInteger") else "mac"
+            role = "dw" if group > 1 and st.macs and t in CONV_OPS else "mac"
             fused_out.update(n.output)
         elif t in _FREE:
             role = "free"

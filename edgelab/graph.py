@@ -29,6 +29,11 @@ _MOVEMENT = {
     "Shape", "Expand", "Tile", "Pad", "Resize", "Upsample", "Constant", "ConstantOfShape", "Range",
     "GatherElements", "ScatterND", "DepthToSpace", "SpaceToDepth", "Size", "NonZero", "TopK", "ArgMax",
 }
+# operator families that multiply-accumulate (runtime-domain fused/quantized forms included)
+CONV_OPS = ("Conv", "ConvInteger", "QLinearConv", "FusedConv", "NhwcConv")
+GEMM_OPS = ("Gemm", "QGemm", "FusedGemm")
+MATMUL_OPS = ("MatMul", "MatMulInteger", "QLinearMatMul", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
+              "FusedMatMul")
 _QUANTIZED = {"QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "QGemm",
               "DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
 
@@ -97,7 +102,7 @@ def _propagate(g, shapes: dict):
             elif t in _BINARY and all(ins[i] for i in _BINARY[t]):
                 a, b = (ins[i][0] for i in _BINARY[t])
                 shapes[n.output[0]] = (tuple(_broadcast(a, b)), first[1])
-            elif t in ("Conv", "FusedConv", "ConvInteger", "QLinearConv", "NhwcConv"):
+            elif t in CONV_OPS:
                 w = ins[3 if t == "QLinearConv" else 1]
                 if first and w:
                     et = 1 if t in ("Conv", "FusedConv", "NhwcConv") else (6 if t == "ConvInteger" else first[1])
@@ -187,21 +192,20 @@ def _macs(n, shapes) -> int | None:
 
     out = shapes.get(n.output[0], (None,))[0] if n.output else None
     t = n.op_type
-    if t in ("Conv", "ConvInteger", "QLinearConv", "FusedConv", "NhwcConv"):
+    if t in CONV_OPS:
         w = shp(3 if t == "QLinearConv" else 1)
         return math.prod(out) * math.prod(w[1:]) if out and w else None
     if t == "ConvTranspose":
         x, w = shp(0), shp(1)  # weight [C, M/group, k...]: every input element feeds M/group × k outputs
         return math.prod(x) * math.prod(w[1:]) if x and w else None
-    if t in ("Gemm", "QGemm", "FusedGemm"):
+    if t in GEMM_OPS:
         a = shp(0)
         trans_a = next((a_.i for a_ in n.attribute if a_.name == "transA"), 0)
         if a is None or out is None:
             return None
         k = a[0] if trans_a else a[-1]
         return math.prod(out) * k
-    if t in ("MatMul", "MatMulInteger", "QLinearMatMul", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
-             "FusedMatMul"):
+    if t in MATMUL_OPS:
         a = shp(0)
         return math.prod(out) * a[-1] if out and a else None
     return None

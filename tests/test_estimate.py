@@ -146,3 +146,16 @@ def test_project_report_estimates_savings_and_best(tmp_path):
     assert "* = projected" in r.table()
     with pytest.raises(ConfigError):
         project_report(_report(m), m, ["nope"])
+
+
+def test_fused_runtime_graph_projects_like_its_parent(tmp_path):
+    """ort-opt's FusedConv graph does the same work as the original: same projection (no free compute)."""
+    import edgelab as el
+    from edgelab.estimate import estimate
+    from tests.conftest import make_cnn
+
+    m = el.load(make_cnn(tmp_path / "cnn.onnx"))
+    fused = el.load(el.build(m, "ort-opt").path)
+    assert "FusedConv" in fused.op_histogram and fused.macs == m.macs
+    a, b = estimate(m, "rpi4").latency_ms, estimate(fused, "rpi4").latency_ms
+    assert b == pytest.approx(a, rel=0.15)
