@@ -294,7 +294,7 @@ def run_validation(cache: Path, verbose=True) -> dict:
                      f"published {meas:9.2f} ms  projected {e.latency_ms:9.2f} ms  ratio {ratio:5.2f}")
     errs.sort()
     p80 = errs[max(0, int(round(0.8 * len(errs))) - 1)]
-    out = {"date": time.strftime("%Y-%m-%d"), "host": host_label(), "csv": str(CSV), "rows": len(rows),
+    out = {"date": time.strftime("%Y-%m-%d"), "host": host_label(), "csv": CSV.name, "rows": len(rows),
            "covered": len(errs), "median": round(statistics.median(errs), 3), "p80": round(p80, 3),
            "within_2x": round(sum(e <= 2 for e in errs) / len(errs), 3),
            "profiles": {k: {"n": len(v), "median": round(statistics.median(v), 3),
