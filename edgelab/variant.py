@@ -186,10 +186,22 @@ def variant_key(model: Model, recipe: Recipe, calibration=None, target=None) -> 
     h = hashlib.sha256()
     for part in (BUILD_VERSION, model.sha256, recipe.key(),
                  calibration.fingerprint() if (calibration is not None and recipe.needs_calibration) else "",
-                 json.dumps(getattr(target, "tvm_target", None), sort_keys=True) if recipe.runtime == "tvm" else ""):
+                 _target_key(recipe, target)):
         h.update(str(part).encode())
         h.update(b"\0")
     return h.hexdigest()
+
+
+def _target_key(recipe: Recipe, target) -> str:
+    """Compiled artifacts depend on the target: a profile's TVM target, or this host's CPU when none is given."""
+    if recipe.runtime != "tvm":
+        return ""
+    if target is not None:
+        return json.dumps(getattr(target, "tvm_target", None), sort_keys=True)
+    from .profiles.host import fingerprint
+
+    fp = fingerprint()
+    return json.dumps([fp["cpu"], fp["family"], fp["model"], fp["isa"], fp["tvm"]])
 
 
 def build(model: Model, recipe: Recipe | str, *, calibration=None, target=None, progress=None,

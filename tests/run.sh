@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: Chromium for the browser tests, ARM cross toolchains + qemu-user + file for the TVM tests.
-APT_PACKAGES="chromium gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user file"
+APT_PACKAGES="chromium gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf qemu-user file"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -19,11 +19,12 @@ import pytest
 pytestmark = [pytest.mark.benchmark, pytest.mark.slow, pytest.mark.tvm]
 
 
-def _ort_profile(path: str, x: np.ndarray, runs: int = 20) -> list[tuple[str, float]]:
+def _ort_profile(path: str, x: np.ndarray, out_dir: Path, runs: int = 20) -> list[tuple[str, float]]:
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.enable_profiling = True
+    so.profile_file_prefix = str(out_dir / "ort_profile")  # not into the working directory
     so.intra_op_num_threads = os.cpu_count() or 1
     s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     name = s.get_inputs()[0].name
@@ -85,7 +86,7 @@ def test_tvm_vs_onnxruntime(tmp_path, monkeypatch):
     print("  tuned TVM per kernel (instrument hook, includes ~1-3 us Python callback per call):")
     print("    " + tvm_runner.format_profile(prof, top=12).replace("\n", "\n    "))
     print("  onnxruntime fp32 per node (ms/run):")
-    for k, ms in _ort_profile(model.path, x)[:12]:
+    for k, ms in _ort_profile(model.path, x, tmp_path)[:12]:
         print(f"    {k:48s} {ms:8.4f}")
     assert rows[tune]["latency_ms"]["p50"] < rows["tvm"]["latency_ms"]["p50"], "tuning should beat untuned"
     assert rows[tune]["agreement"]["max_abs_diff"] < 1e-3
