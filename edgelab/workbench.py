@@ -14,17 +14,20 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import variant as _variant
 from .data import Dataset
-from .errors import ConfigError, DataError, EdgelabError, WorkerError
+from .errors import ConfigError, EdgelabError, WorkerError
 from .measure import accuracy, agreement, latency_stats, ratio_stats
 from .measure.latency import block_spread
 from .model import Model, load
 from .profiles import host_fingerprint, host_label
 from .runners import MeasureConfig, run_job
 from .variant import Recipe, Variant
+
+if TYPE_CHECKING:
+    from .report import Report
 
 Progress = Callable[[dict], None]
 REFERENCE = "fp32"
@@ -35,7 +38,7 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
             profiles: Sequence[str] = (),
             workload=None, measure: MeasureConfig | None = None, progress: Progress | None = None,
             cancel: threading.Event | None = None, store: bool = True, devices: Sequence = (),
-            reuse: bool = False) -> "Report":
+            reuse: bool = False) -> Report:
     """Build every recipe's variant of `model`, measure each on this machine, and compare them.
 
     `data` gives evaluation inputs (and labels); `calibration` the samples static quantization calibrates

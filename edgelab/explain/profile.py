@@ -198,7 +198,6 @@ def _precision(n, dtype: dict) -> str:
 def _call_floor_us(feeds: dict, threads: int, runs: int = 200) -> float | None:
     """Median cost of one `sess.run` of an Identity-only model on the same inputs: the fixed per-call cost."""
     import numpy as np
-    import onnx
     import onnxruntime as ort
     from onnx import helper as h
 

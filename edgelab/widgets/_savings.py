@@ -6,8 +6,6 @@ with no profiles to pick and savings taken from the Report as it was computed.
 """
 from __future__ import annotations
 
-import dataclasses
-import inspect
 
 FALLBACK_CLOUD = ["serverless", "instance", "gpu-instance"]
 

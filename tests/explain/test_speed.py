@@ -1,5 +1,4 @@
 """Speed findings name the known cause, with numbers, on models built for it."""
-import numpy as np
 import pytest
 
 import edgelab as el
