@@ -67,6 +67,10 @@ class Workbench(W.VBox):
             w.observe(lambda _: self.update_savings(), names="value")
         box = lambda title, *ch: W.VBox([W.HTML(f"<b>{title}</b>"), *ch])  # noqa: E731
         charts = W.VBox([self.figures[k] for k in ("pareto", "latency", "memory", "cost")])
+        from .explain_panel import ExplainPanel
+
+        self.explain_panel = ExplainPanel(lambda: self._run_data)
+        self._run_data = (None, None)
         super().__init__([
             W.HBox([box("Model", self.model_picker, self.model_facts)]),
             box("Target profiles (hover for specs and sources)", _grid(self.profile_boxes.values())),
@@ -76,7 +80,7 @@ class Workbench(W.VBox):
             self.progress_box, box("Results", self.table),
             box("Workload (savings update without re-measuring)",
                 W.HBox([self.requests, self.devices]), W.HBox([self.cloud, self.electricity])),
-            charts,
+            charts, self.explain_panel,
         ])
         self.add_class("edgelab-workbench")
         self._show_facts()
@@ -172,6 +176,7 @@ class Workbench(W.VBox):
         self.table.value = _html.results_table(None, self._pending)
         self.status.value = f"running {len(recipes)} variants of <b>{_html.html.escape(model.name)}</b>…"
         self.run_button.disabled, self.cancel_button.disabled = True, False
+        self._run_data = (data, calib)
         args = (model, data, calib, recipes, self.selected_profiles, self._cancel)
         self._thread = threading.Thread(target=self._work, args=args, daemon=True, name="edgelab-workbench")
         self._thread.start()
@@ -251,6 +256,7 @@ class Workbench(W.VBox):
         _set_figure(self.figures["pareto"], plots.accuracy_vs_latency(report))
         _set_figure(self.figures["latency"], plots.latency_per_profile(report))
         _set_figure(self.figures["memory"], plots.memory_vs_ram(report))
+        self.explain_panel.set_report(report)
         self.update_savings()
 
     # ---- savings (no re-measuring) -------------------------------------------------------------------
