@@ -228,6 +228,22 @@ def _profiles_html(report) -> str:
             + "".join(rows) + "</table>" + prices)
 
 
+def _op_profiles_html(report) -> str:
+    """Per-kernel time of compiled (TVM) variants, as the worker measured it at batch 1."""
+    e = html.escape
+    out = []
+    for v in report.variants:
+        prof = v.get("op_profile")
+        if not prof:
+            continue
+        rows = "".join(f"<tr><td>{e(k['name'])}</td><td>{k['calls']}</td><td>{k['mean_us']}</td>"
+                       f"<td>{k['total_ms']}</td><td>{k['pct']}</td></tr>" for k in prof["kernels"][:12])
+        out.append(f"<h3>{e(v['id'])}: time per kernel (measured on {e(str(prof.get('measured_on')))}, batch "
+                   f"{prof.get('batch')})</h3><table><tr><th>kernel</th><th>calls</th><th>mean µs</th>"
+                   f"<th>ms per inference</th><th>%</th></tr>{rows}</table>")
+    return "<h2>Per-operator profile</h2>" + "".join(out) if out else ""
+
+
 def report_page(report) -> str:
     """A self-contained HTML page: header, comparison table, charts (plotly.js inlined, no CDN)."""
     from plotly.offline import get_plotlyjs
@@ -247,6 +263,7 @@ def report_page(report) -> str:
     sections = ""
     sections += _explanations_html(report)
     sections += _profiles_html(report)
+    sections += _op_profiles_html(report)
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>edgelab report: {e(str(report.model.get('name', '')))}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}} table{{border-collapse:collapse;font-size:13px}}

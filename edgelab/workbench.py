@@ -219,6 +219,8 @@ def _measure_all(built: list[Variant], ds: Dataset, cfg: MeasureConfig, rows, em
                 continue
             rows[v.id].update(peak_memory_bytes=res["peak_memory_bytes"], load_ms=res["create_ms"],
                               measured_on=label)
+            if res.get("op_profile"):
+                rows[v.id]["op_profile"] = {"batch": 1, "measured_on": label, "kernels": res["op_profile"]}
             _add_quality(rows[v.id], res["outputs_array"], ref, evaluated)
             emit({"stage": "evaluated", "variant": v.id, "row": dict(rows[v.id])})
             ok.append(v)
