@@ -63,6 +63,17 @@ def cnn_data(model_path, n=48, seed=1):
 
 
 @pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A temp cwd with tiny.onnx and its own edgelab workspace."""
+    monkeypatch.setenv("EDGELAB_HOME", str(tmp_path / ".edgelab"))
+    monkeypatch.chdir(tmp_path)
+    from tests.widgets.conftest import tiny_model
+
+    tiny_model(tmp_path / "tiny.onnx")
+    return tmp_path
+
+
+@pytest.fixture
 def cnn(tmp_path):
     return make_cnn(tmp_path / "small_cnn.onnx")
 

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.widgets.conftest import tiny_model
-
 IPython = pytest.importorskip("IPython")
 
 
@@ -17,27 +15,19 @@ def ip():
     return shell
 
 
-@pytest.fixture
-def here(tmp_path, monkeypatch):
-    monkeypatch.setenv("EDGELAB_HOME", str(tmp_path / ".edgelab"))
-    monkeypatch.chdir(tmp_path)
-    tiny_model(tmp_path / "tiny.onnx")
-    return tmp_path
-
-
 @pytest.mark.slow
-def test_compare_returns_the_report_and_writes_json(ip, here, capsys):
+def test_compare_returns_the_report_and_writes_json(ip, workdir, capsys):
     from edgelab import Report
 
     r = ip.run_line_magic("edgelab", "compare tiny.onnx --recipes fp32,int8-dynamic --quick --batch 1 --json r.json")
     assert isinstance(r, Report) and r.ids == ["fp32", "int8-dynamic"]
-    assert Report.from_json(here / "r.json").ids == r.ids
+    assert Report.from_json(workdir / "r.json").ids == r.ids
     out = capsys.readouterr().out
     assert "IntProgress" in out  # a progress bar is displayed (shown as its repr without a browser)
     assert "<table>" in r._repr_html_()
 
 
-def test_progress_bar_follows_compare_events(here):
+def test_progress_bar_follows_compare_events(workdir):
     import edgelab as el
     from edgelab.widgets.progress import ProgressBar
 
@@ -48,7 +38,7 @@ def test_progress_bar_follows_compare_events(here):
         bar(e)
         seen.append((e.get("stage"), bar.bar.value, bar.bar.max))
 
-    el.compare(here / "tiny.onnx", recipes=["fp32", "fp16"], progress=spy,
+    el.compare(workdir / "tiny.onnx", recipes=["fp32", "fp16"], progress=spy,
                measure=el.MeasureConfig(batch_sizes=(1,), min_runs=5, min_time_s=0.05, max_time_s=1))
     values = [v for _, v, _ in seen]
     assert values == sorted(values) and seen[-1][0] == "done"
@@ -56,7 +46,7 @@ def test_progress_bar_follows_compare_events(here):
     assert "done (complete)" in bar.label.value
 
 
-def test_usage_error_prints_usage_not_traceback(ip, here, capsys):
+def test_usage_error_prints_usage_not_traceback(ip, workdir, capsys):
     assert ip.run_line_magic("edgelab", "compare") is None
     err = capsys.readouterr().err
     assert err.startswith("usage: %edgelab compare") and "required: model" in err and "Traceback" not in err
@@ -67,14 +57,14 @@ def test_usage_error_prints_usage_not_traceback(ip, here, capsys):
     assert "%edgelab: No closing quotation" in capsys.readouterr().err
 
 
-def test_edgelab_error_is_one_line(ip, here, capsys):
+def test_edgelab_error_is_one_line(ip, workdir, capsys):
     assert ip.run_line_magic("edgelab", "compare missing.onnx") is None
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0
     assert err.startswith("edgelab: error: model file not found: missing.onnx")
 
 
-def test_inspect_returns_facts_shown_as_cli_text(ip, here):
+def test_inspect_returns_facts_shown_as_cli_text(ip, workdir):
     from IPython.lib.pretty import pretty
 
     info = ip.run_line_magic("edgelab", "inspect tiny.onnx")
@@ -85,14 +75,14 @@ def test_inspect_returns_facts_shown_as_cli_text(ip, here):
     assert not hasattr(ip.run_line_magic("edgelab", "inspect tiny.onnx --json"), "text")
 
 
-def test_view_outside_jupyter_says_what_is_missing(ip, here, monkeypatch):
+def test_view_outside_jupyter_says_what_is_missing(ip, workdir, monkeypatch):
     monkeypatch.delenv("JPY_PARENT_PID", raising=False)
     v = ip.run_line_magic("edgelab", "view tiny.onnx")
     assert "not a kernel started by a Jupyter server" in repr(v) and "netron" in repr(v)
     assert "<iframe" not in v._repr_html_()
 
 
-def test_workbench_and_listing_subcommands(ip, here):
+def test_workbench_and_listing_subcommands(ip, workdir):
     from edgelab.widgets import Workbench
 
     wb = ip.run_line_magic("edgelab", "workbench tiny.onnx --recipes fp32,int8-static --quick")

@@ -22,15 +22,6 @@ def tiny_model(path):
 
 
 @pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    """A temp cwd with tiny.onnx and its own edgelab workspace."""
-    monkeypatch.setenv("EDGELAB_HOME", str(tmp_path / ".edgelab"))
-    monkeypatch.chdir(tmp_path)
-    tiny_model(tmp_path / "tiny.onnx")
-    return tmp_path
-
-
-@pytest.fixture
 def quick():
     from edgelab import MeasureConfig
 
