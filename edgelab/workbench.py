@@ -76,6 +76,9 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
     rows: dict[str, dict] = {}
     status = "complete"
     built: list[Variant] = []
+    from .workspace import sweep_stale_tmp
+
+    sweep_stale_tmp()  # leftovers of a build killed outright (SIGKILL) in an earlier run
     try:
         built = _build_all(model, recipe_objs, calib, rows, emit, cancel)
         _measure_all(built, ds, cfg, rows, emit, cancel, warnings, fixed_batch=_fixed_batch(model))

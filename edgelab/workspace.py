@@ -91,9 +91,12 @@ def sweep_stale_tmp(root: Path | None = None, *, older_than_s: float = 3600) -> 
     root = root or cache_dir()
     n = 0
     if root.exists():
-        for p in root.rglob(".tmp-*"):
-            if time.time() - p.stat().st_mtime < older_than_s:
+        for p in list(root.glob(".tmp-*")) + list(root.glob("*/.tmp-*")):
+            try:
+                if time.time() - p.stat().st_mtime < older_than_s:
+                    continue  # maybe another process's build in progress
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                n += 1
+            except OSError:  # removed by another process meanwhile
                 continue
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-            n += 1
     return n

@@ -17,10 +17,7 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,44 +294,21 @@ def _json_lines(p: Path) -> list[str]:
 
 def run_job(job: dict, ctx, *, timeout_s: float, deadline: float | None = None) -> dict | None:
     """Run a TVM job in a child process. Returns its result, or None when `deadline` (monotonic) passed."""
-    from ..runners import _death_reason, _kill, _pump, _worker_env
+    from ..errors import WorkerError
+    from ..runners import _worker_env, spawn
 
     env = _worker_env()
     env["PYTHONPATH"] = str(Path(__file__).parent / "_notorch") + os.pathsep + env["PYTHONPATH"]
     if job["target"]["target"] is None:  # tuning measures on this host: use all its cores (notes §1c)
         env["TVM_NUM_THREADS"] = str(job["target"]["cores"])
-    with tempfile.TemporaryDirectory(prefix="edgelab-tvm-") as tmp:
-        job = dict(job, out=str(Path(tmp) / "result.json"))
-        (Path(tmp) / "job.json").write_text(json.dumps(job))
-        proc = subprocess.Popen([sys.executable, "-m", "edgelab.passes._tvm_job", str(Path(tmp) / "job.json")],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True, env=env)
-        tail: list[str] = []
-        say = (lambda e: _say(ctx, e.get("message", ""))) if ctx is not None else None
-        pumps = [threading.Thread(target=_pump, args=(proc.stdout, say, None), daemon=True),
-                 threading.Thread(target=_pump, args=(proc.stderr, None, tail), daemon=True)]
-        for t in pumps:
-            t.start()
-        limit = time.monotonic() + timeout_s
-        try:
-            while proc.poll() is None:
-                if ctx is not None and ctx.cancel is not None and ctx.cancel.is_set():
-                    raise KeyboardInterrupt
-                now = time.monotonic()
-                if deadline is not None and now > deadline:
-                    _kill(proc)
-                    return None
-                if now > limit:
-                    raise PassError(f"TVM job timed out after {timeout_s:.0f} s")
-                time.sleep(0.1)
-        finally:
-            _kill(proc)
-        for t in pumps:
-            t.join(timeout=2)
-        out = Path(job["out"])
-        if not out.exists():
-            raise PassError(f"TVM {job['mode']} process died: {_death_reason(proc.returncode, tail)}")
-        res = json.loads(out.read_text())
+    say = (lambda e: _say(ctx, e.get("message", ""))) if ctx is not None else None
+    try:
+        res = spawn("edgelab.passes._tvm_job", job, timeout_s=timeout_s, progress=say, env=env, deadline=deadline,
+                    cancel=getattr(ctx, "cancel", None))
+    except WorkerError as e:
+        raise PassError(f"TVM {job['mode']} process failed: {e}") from e
+    if res is None:
+        return None
     if not res.get("ok"):
         cls = ConfigError if res.get("kind") == "config" else PassError
         raise cls(res.get("error", "TVM job failed"))

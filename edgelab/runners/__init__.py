@@ -52,47 +52,62 @@ class MeasureConfig:
         return d
 
 
-def run_job(job: dict, *, timeout_s: float, progress=None, cancel: threading.Event | None = None) -> dict:
-    """Run one worker job in a fresh process; return its result dict or raise WorkerError."""
+def spawn(module: str, job: dict, *, timeout_s: float, progress=None, cancel: threading.Event | None = None,
+          env: dict | None = None, deadline: float | None = None, collect=None) -> dict | None:
+    """Run `python -m module JOB.json` in a fresh process group and return the JSON it writes to job["out"].
+
+    Progress lines (`@progress {json}`) go to `progress`; `cancel` kills it and raises KeyboardInterrupt;
+    past `timeout_s` or on a crash it is killed and WorkerError says why; past `deadline` (a monotonic time:
+    a budget running out, not a failure) it is killed and None is returned. `collect(result)` runs while the
+    job's temporary folder (where it may have written files) still exists.
+    """
     with tempfile.TemporaryDirectory(prefix="edgelab-job-") as tmp:
         job = dict(job, out=str(Path(tmp) / "result.json"))
         job_path = Path(tmp) / "job.json"
         job_path.write_text(json.dumps(job))
-        proc = subprocess.Popen([sys.executable, "-m", "edgelab.runners.worker", str(job_path)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True, env=_worker_env())
+        proc = subprocess.Popen([sys.executable, "-m", module, str(job_path)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True, env=env or _worker_env())
         err_tail: list[str] = []
         readers = [threading.Thread(target=_pump, args=(proc.stdout, progress, None), daemon=True),
                    threading.Thread(target=_pump, args=(proc.stderr, None, err_tail), daemon=True)]
         for t in readers:
             t.start()
-        deadline = time.monotonic() + timeout_s
+        limit = time.monotonic() + timeout_s
         try:
             while proc.poll() is None:
                 if cancel is not None and cancel.is_set():
-                    _kill(proc)
                     raise KeyboardInterrupt
-                if time.monotonic() > deadline:
-                    _kill(proc)
+                now = time.monotonic()
+                if deadline is not None and now > deadline:
+                    return None
+                if now > limit:
                     raise WorkerError(f"timed out after {timeout_s:.0f} s (raise timeout_s if the model is just slow)")
                 time.sleep(0.05)
-        except BaseException:
+        finally:
             _kill(proc)
-            raise
-        for t in readers:
-            t.join(timeout=2)
-        rc = proc.returncode
+            for t in readers:
+                t.join(timeout=2)
         out = Path(job["out"])
-        if rc != 0 or not out.exists():
-            raise WorkerError(_death_reason(rc, err_tail))
+        if not out.exists():  # written last, by rename: if it is there the job finished, whatever happened after
+            raise WorkerError(_death_reason(proc.returncode, err_tail))
         res = json.loads(out.read_text())
-        if not res.get("ok"):
-            raise WorkerError(res.get("error", "worker failed"))
-        if job["mode"] == "evaluate":  # keep the outputs beyond the temp folder's life
-            import numpy as np
-
-            res["outputs_array"] = np.load(res["outputs"])
+        if collect is not None and res.get("ok"):
+            collect(res)
         return res
+
+
+def run_job(job: dict, *, timeout_s: float, progress=None, cancel: threading.Event | None = None) -> dict:
+    """Run one measurement job in a worker process; return its result dict or raise WorkerError."""
+    def load_outputs(res):  # the outputs file lives in the job's temp folder
+        import numpy as np
+
+        res["outputs_array"] = np.load(res["outputs"])
+
+    res = spawn("edgelab.runners.worker", job, timeout_s=timeout_s, progress=progress, cancel=cancel,
+                collect=load_outputs if job["mode"] == "evaluate" else None)
+    if not res.get("ok"):
+        raise WorkerError(res.get("error", "worker failed"))
+    return res
 
 
 def _worker_env() -> dict:
