@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from .errors import ConfigError
-from .graph import CONV_OPS, GEMM_OPS, MATMUL_OPS
+from .graph import ATTENTION_OPS, CONV_OPS, GEMM_OPS, MATMUL_OPS
 from .profiles import PRECISIONS, Profile, _method, get, host_label, host_profile
 
-_MAC = {"ConvTranspose", *CONV_OPS, *GEMM_OPS, *MATMUL_OPS}
+_MAC = {"ConvTranspose", *CONV_OPS, *GEMM_OPS, *MATMUL_OPS, *ATTENTION_OPS}
 # element-wise ops a runtime fuses into the preceding conv/matmul (Conv+BN+ReLU, bias add, clip)
 _FUSABLE = {"Relu", "Clip", "BatchNormalization", "LeakyRelu", "Add", "Mul", "HardSwish", "HardSigmoid",
             "Sigmoid", "Tanh", "PRelu", "Elu", "Selu"}

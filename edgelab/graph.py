@@ -22,6 +22,9 @@ _ELEMENTWISE = {
     "ReduceMean", "ReduceSum", "ReduceMax", "GlobalAveragePool", "AveragePool", "MaxPool", "GlobalMaxPool",
     "QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearGlobalAveragePool", "QLinearSoftmax", "PRelu",
     "Softplus", "Selu", "Elu", "InstanceNormalization", "GroupNormalization", "Dropout", "Identity", "Sum",
+    # com.microsoft fused forms (onnxruntime.transformers optimizer): one op per output element, as above
+    "EmbedLayerNormalization", "SkipSimplifiedLayerNormalization", "SimplifiedLayerNormalization", "BiasAdd",
+    "QuickGelu", "RotaryEmbedding",
 }
 # ops that only move or reshape data: bytes but no arithmetic
 _MOVEMENT = {
@@ -33,9 +36,11 @@ _MOVEMENT = {
 CONV_OPS = ("Conv", "ConvInteger", "QLinearConv", "FusedConv", "NhwcConv")
 GEMM_OPS = ("Gemm", "QGemm", "FusedGemm")
 MATMUL_OPS = ("MatMul", "MatMulInteger", "QLinearMatMul", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
-              "FusedMatMul")
+              "FusedMatMul", "MatMulNBits")
+# fused multi-head attention (com.microsoft): QKV projection (Attention, QAttention) + QK^T + softmax·V
+ATTENTION_OPS = ("Attention", "QAttention", "MultiHeadAttention")
 _QUANTIZED = {"QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "QGemm",
-              "DynamicQuantizeMatMul", "MatMulIntegerToFloat"}
+              "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "QAttention"}
 
 
 
@@ -79,7 +84,9 @@ def _shapes(proto) -> dict[str, tuple[tuple, int]]:
 
 _SAME_SHAPE = {"Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Cast", "Identity",
                "QuantizeLinear", "DequantizeLinear", "BatchNormalization", "Softmax", "LayerNormalization",
-               "Gelu", "BiasGelu", "FastGelu", "Erf", "Dropout", "QLinearSigmoid", "QLinearLeakyRelu"}
+               "Gelu", "BiasGelu", "FastGelu", "Erf", "Dropout", "QLinearSigmoid", "QLinearLeakyRelu",
+               "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "SimplifiedLayerNormalization",
+               "BiasAdd", "QuickGelu", "RotaryEmbedding"}
 _BINARY = {"Add": (0, 1), "Sub": (0, 1), "Mul": (0, 1), "Div": (0, 1), "QLinearAdd": (0, 3), "QLinearMul": (0, 3)}
 
 
@@ -98,7 +105,13 @@ def _propagate(g, shapes: dict):
                     et = ins[2][1] if len(ins) > 2 and ins[2] else 2
                 elif t == "DequantizeLinear":
                     et = 1
+                elif t == "Cast":
+                    et = next((a.i for a in n.attribute if a.name == "to"), et)
                 shapes[n.output[0]] = (shape, et)
+            elif t == "DynamicQuantizeLinear" and first:  # y uint8 (same shape), y_scale float, y_zero_point uint8
+                for o, entry in zip(n.output, ((first[0], 2), ((), 1), ((), 2))):
+                    if o:
+                        shapes[o] = entry
             elif t in _BINARY and all(ins[i] for i in _BINARY[t]):
                 a, b = (ins[i][0] for i in _BINARY[t])
                 shapes[n.output[0]] = (tuple(_broadcast(a, b)), first[1])
@@ -119,14 +132,71 @@ def _propagate(g, shapes: dict):
                     m = a[0][1] if attrs.get("transA") else a[0][0]
                     k = b[0][0] if attrs.get("transB") else b[0][1]
                     shapes[n.output[0]] = ((m, k), 1 if t != "QGemm" or len(n.input) < 8 else first[1])
-            elif t in ("MatMul", "MatMulInteger", "QLinearMatMul", "FusedMatMul"):
+            elif t in ATTENTION_OPS or t in ("EmbedLayerNormalization", "MatMulNBits"):
+                _propagate_fused(n, ins, shapes)
+            elif t in ("MatMul", "MatMulInteger", "QLinearMatMul", "FusedMatMul", "DynamicQuantizeMatMul",
+                       "MatMulIntegerToFloat"):
                 a, b = ins[0], ins[3 if t == "QLinearMatMul" else 1]
                 if a and b:
                     batch = _broadcast(a[0][:-2], b[0][:-2])
-                    et = 6 if t == "MatMulInteger" else first[1]
+                    et = 6 if t == "MatMulInteger" else 1 if t in ("DynamicQuantizeMatMul",
+                                                                    "MatMulIntegerToFloat") else first[1]
                     shapes[n.output[0]] = (tuple(batch) + (a[0][-2], b[0][-1]), et)
         except (IndexError, TypeError, ValueError, ZeroDivisionError):
             continue  # leave it unknown: the op is then listed as not counted
+
+
+def _attrs(n) -> dict:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in n.attribute}
+
+
+def _propagate_fused(n, ins, shapes: dict):
+    """Output shapes of com.microsoft transformer fusions (onnxruntime ContribOperators.md signatures)."""
+    t, first, at = n.op_type, ins[0], _attrs(n)
+    if t in ("Attention", "QAttention") and first and len(ins) > 1 and ins[1]:
+        b, s_, _ = first[0]  # input [B, S, hidden]; weights [hidden, q+k+v hidden]
+        qkv = list(at.get("qkv_hidden_sizes") or [])
+        hv = qkv[2] if len(qkv) == 3 else ins[1][0][1] // 3
+        shapes[n.output[0]] = ((b, s_, hv), 1 if t == "QAttention" else first[1])
+    elif t == "MultiHeadAttention" and first and len(first[0]) == 3:
+        v = ins[2] if len(ins) > 2 else None
+        dv = v[0][-1] if v and len(v[0]) == 3 else first[0][2]
+        shapes[n.output[0]] = ((first[0][0], first[0][1], dv), first[1])
+    elif t == "EmbedLayerNormalization" and first and len(ins) > 2 and ins[2]:
+        b, s_ = first[0]  # input_ids [B, S]; word_embedding [vocab, hidden]
+        shapes[n.output[0]] = ((b, s_, ins[2][0][1]), ins[2][1])
+        if len(n.output) > 1 and n.output[1]:
+            shapes[n.output[1]] = ((b,), 6)  # mask_index int32 [B]
+        if len(n.output) > 2 and n.output[2]:
+            shapes[n.output[2]] = ((b, s_, ins[2][0][1]), ins[2][1])
+    elif t == "MatMulNBits" and first:
+        shapes[n.output[0]] = (tuple(first[0][:-1]) + (int(at["N"]),), first[1])
+
+
+def _attention_macs(n, shapes) -> int | None:
+    """QKV projection (Attention/QAttention) + Q·K^T + softmax·V, from the input shapes."""
+    shp = lambda i: shapes.get(n.input[i], (None,))[0] if len(n.input) > i and n.input[i] else None  # noqa: E731
+    x = shp(0)
+    if not x or len(x) != 3:
+        return None
+    b, s_, hidden = x
+    if n.op_type == "MultiHeadAttention":
+        k, v = shp(1), shp(2)
+        if k is not None and len(k) != 3:
+            return None  # packed/4-D key layouts: left uncounted rather than guessed
+        length = k[1] if k else s_
+        dv = v[2] if v and len(v) == 3 else hidden
+        return b * s_ * length * (hidden + dv)
+    w = shp(1)
+    if not w:
+        return None
+    qkv = list(_attrs(n).get("qkv_hidden_sizes") or [])
+    hq, hk, hv = qkv if len(qkv) == 3 else [w[1] // 3] * 3
+    past = shp(8 if n.op_type == "QAttention" else 4)  # past [2, B, heads, past_len, head_size]
+    total = s_ + (past[3] if past and len(past) == 5 else 0)
+    return b * s_ * hidden * w[1] + b * s_ * total * hq + b * s_ * total * hv
 
 
 def _broadcast(a, b) -> list:
@@ -198,6 +268,8 @@ def _macs(n, shapes) -> int | None:
     if t == "ConvTranspose":
         x, w = shp(0), shp(1)  # weight [C, M/group, k...]: every input element feeds M/group × k outputs
         return math.prod(x) * math.prod(w[1:]) if x and w else None
+    if t in ATTENTION_OPS:
+        return _attention_macs(n, shapes)
     if t in GEMM_OPS:
         a = shp(0)
         trans_a = next((a_.i for a_ in n.attribute if a_.name == "transA"), 0)
@@ -214,6 +286,9 @@ def _macs(n, shapes) -> int | None:
 def _precision(n, shapes, producers) -> str:
     if n.op_type in _QUANTIZED:
         return "int8"
+    if n.op_type == "MatMulNBits":  # 4-bit weights; accuracy_level 4 computes in int8, else in the input's float
+        return "int8" if _attrs(n).get("accuracy_level") == 4 else \
+            ("fp16" if shapes.get(n.input[0], (None, 1))[1] == 10 else "fp32")
     for i in n.input:
         p = producers.get(i)
         if p is not None and p.op_type == "DequantizeLinear" and n.op_type not in ("QuantizeLinear",):

@@ -159,3 +159,123 @@ def test_fused_runtime_graph_projects_like_its_parent(tmp_path):
     assert "FusedConv" in fused.op_histogram and fused.macs == m.macs
     a, b = estimate(m, "rpi4").latency_ms, estimate(fused, "rpi4").latency_ms
     assert b == pytest.approx(a, rel=0.15)
+
+
+# ---- fused transformer operators (onnxruntime.transformers / quantize_dynamic output) --------------
+S, H, HEADS, FF, VOCAB = 16, 64, 4, 128, 100
+
+
+def _bert_layer(tmp_path, fused: bool):
+    """Embedding + one BERT encoder layer, as plain ONNX ops or as the com.microsoft fusions the
+    onnxruntime transformer optimizer emits (EmbedLayerNormalization, Attention, SkipLayerNormalization,
+    BiasGelu). MACs of both: QKV S·H·3H + Q·K^T S·S·H + P·V S·S·H + out S·H·H + FFN 2·S·H·FF."""
+    rng = np.random.default_rng(0)
+    w = lambda name, *shape: nh.from_array((rng.standard_normal(shape) * 0.05).astype(np.float32), name)  # noqa
+    inits = [w("word", VOCAB, H), w("pos", S, H), w("g0", H), w("b0", H), w("wqkv", H, 3 * H), w("bqkv", 3 * H),
+             w("wo", H, H), w("bo", H), w("g1", H), w("b1", H), w("w1", H, FF), w("bf1", FF), w("w2", FF, H),
+             w("bf2", H), w("g2", H), w("b2", H)]
+    if fused:
+        nodes = [h.make_node("EmbedLayerNormalization", ["ids", "", "word", "pos", "", "g0", "b0"], ["x", "mask"],
+                             domain="com.microsoft", epsilon=1e-5),
+                 h.make_node("Attention", ["x", "wqkv", "bqkv"], ["ctx"], domain="com.microsoft", num_heads=HEADS),
+                 h.make_node("MatMul", ["ctx", "wo"], ["ao"]),
+                 h.make_node("SkipLayerNormalization", ["ao", "x", "g1", "b1", "bo"], ["x1"], domain="com.microsoft",
+                             epsilon=1e-5),
+                 h.make_node("MatMul", ["x1", "w1"], ["f1"]),
+                 h.make_node("BiasGelu", ["f1", "bf1"], ["f1g"], domain="com.microsoft"),
+                 h.make_node("MatMul", ["f1g", "w2"], ["f2"]),
+                 h.make_node("SkipLayerNormalization", ["f2", "x1", "g2", "b2", "bf2"], ["y"], domain="com.microsoft",
+                             epsilon=1e-5)]
+    else:
+        shape = lambda name, *d: nh.from_array(np.array(d, np.int64), name)  # noqa: E731
+        inits += [shape("heads", 1, S, HEADS, H // HEADS), shape("flat", 1, S, H),
+                  *(nh.from_array(np.array(v, np.float32), k) for k, v in
+                    (("scale", 1 / np.sqrt(H // HEADS)), ("rsqrt2", 1 / np.sqrt(2)), ("one", 1.0), ("half", 0.5)))]
+        nodes = [h.make_node("Gather", ["word", "ids"], ["we"]), h.make_node("Add", ["we", "pos"], ["e"]),
+                 h.make_node("LayerNormalization", ["e", "g0", "b0"], ["x"], axis=-1),
+                 h.make_node("MatMul", ["x", "wqkv"], ["qkv0"]), h.make_node("Add", ["qkv0", "bqkv"], ["qkv"]),
+                 h.make_node("Split", ["qkv"], ["q0", "k0", "v0"], axis=-1, num_outputs=3)]
+        for t in "qkv":
+            nodes += [h.make_node("Reshape", [f"{t}0", "heads"], [f"{t}1"]),
+                      h.make_node("Transpose", [f"{t}1"], [f"{t}2"], perm=[0, 2, 3, 1] if t == "k" else [0, 2, 1, 3])]
+        nodes += [h.make_node("MatMul", ["q2", "k2"], ["s0"]), h.make_node("Mul", ["s0", "scale"], ["s1"]),
+                  h.make_node("Softmax", ["s1"], ["p"], axis=-1), h.make_node("MatMul", ["p", "v2"], ["c0"]),
+                  h.make_node("Transpose", ["c0"], ["c1"], perm=[0, 2, 1, 3]),
+                  h.make_node("Reshape", ["c1", "flat"], ["ctx"]),
+                  h.make_node("MatMul", ["ctx", "wo"], ["ao0"]), h.make_node("Add", ["ao0", "bo"], ["ao"]),
+                  h.make_node("Add", ["ao", "x"], ["r1"]),
+                  h.make_node("LayerNormalization", ["r1", "g1", "b1"], ["x1"], axis=-1),
+                  h.make_node("MatMul", ["x1", "w1"], ["f0"]), h.make_node("Add", ["f0", "bf1"], ["f1"]),
+                  h.make_node("Mul", ["f1", "rsqrt2"], ["u0"]), h.make_node("Erf", ["u0"], ["u1"]),
+                  h.make_node("Add", ["u1", "one"], ["u2"]), h.make_node("Mul", ["f1", "u2"], ["u3"]),
+                  h.make_node("Mul", ["u3", "half"], ["f1g"]),  # GELU = x/2 (1 + erf(x/sqrt 2))
+                  h.make_node("MatMul", ["f1g", "w2"], ["f2"]), h.make_node("Add", ["f2", "bf2"], ["f3"]),
+                  h.make_node("Add", ["f3", "x1"], ["r2"]),
+                  h.make_node("LayerNormalization", ["r2", "g2", "b2"], ["y"], axis=-1)]
+    ids_type = T.INT32 if fused else T.INT64
+    g = h.make_graph(nodes, "bert", [h.make_tensor_value_info("ids", ids_type, [1, S])],
+                     [h.make_tensor_value_info("y", T.FLOAT, [1, S, H])], inits)
+    opsets = [h.make_opsetid("", 18)] + ([h.make_opsetid("com.microsoft", 1)] if fused else [])
+    p = tmp_path / f"bert_{'fused' if fused else 'plain'}.onnx"
+    onnx.save(h.make_model(g, opset_imports=opsets), p)
+    return p
+
+
+BERT_MACS = S * H * 3 * H + 2 * S * S * H + S * H * H + 2 * S * H * FF
+
+
+def _runs(path):
+    import onnxruntime as ort
+
+    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    dt = np.int32 if s.get_inputs()[0].type == "tensor(int32)" else np.int64
+    return s.run(None, {"ids": np.arange(S, dtype=dt).reshape(1, S) % VOCAB})[0]
+
+
+def test_fused_transformer_ops_are_counted_like_the_unfused_graph(tmp_path):
+    plain = load(_bert_layer(tmp_path, fused=False))
+    fused = load(_bert_layer(tmp_path, fused=True))
+    np.testing.assert_allclose(_runs(fused.path), _runs(plain.path), atol=1e-3)  # the same network
+    assert {"EmbedLayerNormalization", "Attention", "SkipLayerNormalization", "BiasGelu"} <= set(fused.op_histogram)
+    assert not plain.uncounted_ops and not fused.uncounted_ops
+    assert plain.macs == BERT_MACS and fused.macs == BERT_MACS
+    att = next(o for o in fused.ops if o.op_type == "Attention")
+    assert att.macs == S * H * 3 * H + 2 * S * S * H and att.counted
+    for prof in ("rpi4", "rpi5", "jetson-orin-nano"):
+        ef, ep = estimate(fused, prof, calibration_factor=1.0), estimate(plain, prof, calibration_factor=1.0)
+        assert not ef.partial and not ef.uncounted_ops
+        # fusion removes per-op overhead and memory passes, never arithmetic: same compute time, less in total
+        assert ef.breakdown["compute_ms"] == pytest.approx(ep.breakdown["compute_ms"], rel=0.15)
+        assert ef.latency_ms < ep.latency_ms
+
+
+def test_quantized_attention_and_4bit_matmul_are_counted(tmp_path):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fused = _bert_layer(tmp_path, fused=True)
+    q = tmp_path / "bert_int8.onnx"
+    quantize_dynamic(str(fused), str(q), op_types_to_quantize=["Attention", "MatMul"], weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": T.FLOAT})
+    mq = load(q)
+    assert "QAttention" in mq.op_histogram
+    _runs(q)
+    assert not mq.uncounted_ops and mq.macs == BERT_MACS
+    assert next(o for o in mq.ops if o.op_type == "QAttention").precision == "int8"
+    e = estimate(mq, "rpi5", calibration_factor=1.0)
+    assert not e.partial and e.precision == "int8"
+
+    # MatMulNBits (4-bit weight-only quantization): [1, S, K] x [K, N] = S*K*N MACs
+    K, N, blk = 64, 32, 32
+    nodes = [h.make_node("MatMulNBits", ["a", "wq", "sc"], ["y"], domain="com.microsoft", K=K, N=N, bits=4,
+                         block_size=blk)]
+    g = h.make_graph(nodes, "nbits", [h.make_tensor_value_info("a", T.FLOAT, [1, S, K])],
+                     [h.make_tensor_value_info("y", T.FLOAT, [1, S, N])],
+                     [nh.from_array(np.full((N, K // blk, blk // 2), 0x88, np.uint8), "wq"),
+                      nh.from_array(np.full(N * K // blk, 0.01, np.float32), "sc")])
+    p = tmp_path / "nbits.onnx"
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 18), h.make_opsetid("com.microsoft", 1)]), p)
+    import onnxruntime as ort
+    ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"a": np.ones((1, S, K), np.float32)})
+    mn = load(p)
+    assert not mn.uncounted_ops and mn.macs == S * K * N
+    assert not estimate(mn, "rpi4", calibration_factor=1.0).partial
