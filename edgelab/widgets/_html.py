@@ -146,3 +146,51 @@ def profile_tooltip(p) -> str:
             src = f"{src}" if not isinstance(src, dict) else ""
         lines.append(f"source {k}: {src}")
     return "\n".join(lines)
+
+
+def export_snapshot(figures) -> str:
+    """The charts as a static plotly page in an iframe: what an HTML export of the notebook shows.
+
+    The live charts are plotly FigureWidgets (anywidget modules), which nbconvert's widget renderer cannot
+    load: a saved notebook exported to HTML shows a broken-widget icon where each chart was. This snapshot
+    travels in the widget state as a plain HTML widget. In a live Jupyter page (JupyterLab, Notebook 7) it
+    stays hidden and loads nothing, since the FigureWidgets above draw the same figures; anywhere else it
+    hides the broken live charts and draws the figures with plotly.js from plotly's CDN (the exported page
+    already needs the network for its widget renderer). Place it right after the box of live charts it
+    stands in for, and give that box the class "edgelab-live-charts".
+    """
+    import plotly.io as pio
+    from plotly.io._html import plotly_cdn_url
+
+    figs = [f for f in figures if f.data]
+    if not figs:
+        return ""
+    height = sum(int(f.layout.height or 360) + 10 for f in figs)
+    divs = "".join(f'<div id="f{i}" style="height:{int(f.layout.height or 360)}px;margin-bottom:10px"></div>'
+                   for i, f in enumerate(figs))
+    data = ("[" + ",".join(pio.to_json(f, validate=False) for f in figs) + "]").replace("</", "<\\/")
+    doc = f"""<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">{divs}
+<script>
+(function () {{
+  var frame = window.frameElement, live = true;
+  try {{ live = !!window.parent.document.getElementById("jupyter-config-data"); }} catch (e) {{}}
+  if (live || !frame) return;
+  frame.style.display = "block";
+  var live_box = frame.closest(".widget-html").previousElementSibling;  // the FigureWidgets it stands in for
+  if (live_box && live_box.classList.contains("edgelab-live-charts")) live_box.style.display = "none";
+  var figs = {data};
+  var s = document.createElement("script");
+  s.src = "{plotly_cdn_url()}";
+  s.onload = function () {{
+    figs.forEach(function (f, i) {{ Plotly.newPlot("f" + i, f.data, f.layout, {{responsive: true}}); }});
+  }};
+  s.onerror = function () {{
+    document.body.insertAdjacentHTML("afterbegin", "<p>edgelab: the charts need plotly.js from {plotly_cdn_url()}, which did not load (offline?).</p>");
+  }};
+  document.head.appendChild(s);
+}})();
+</script></body></html>"""
+    return (f'<iframe class="edgelab-export-charts" title="edgelab charts (static snapshot for exported pages)" '
+            f'style="display:none;width:100%;height:{height}px;border:0" srcdoc="{html.escape(doc, quote=True)}">'
+            "</iframe>")
+

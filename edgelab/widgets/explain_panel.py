@@ -10,6 +10,8 @@ import threading
 
 import ipywidgets as W
 
+from . import _html
+
 
 class ExplainPanel(W.VBox):
     """Pick a variant of the finished run, press Explain, read the ranked findings and the per-layer chart."""
@@ -27,8 +29,11 @@ class ExplainPanel(W.VBox):
         self.button.on_click(lambda _: self.explain())
         self.output = W.HTML("Run first; then pick a variant and press Explain.")
         self.figure = _figure_widget()
+        live = W.VBox([self.figure])
+        live.add_class("edgelab-live-charts")
+        self.export_chart = W.HTML()  # the same chart, static, for an HTML export (see _html.export_snapshot)
         super().__init__([W.HTML("<b>Explain a variant</b>"), W.HBox([self.variant, self.button]), self.output,
-                          self.figure])
+                          live, self.export_chart])
 
     def set_report(self, report):
         self.report = report
@@ -66,6 +71,7 @@ class ExplainPanel(W.VBox):
             self.output.value = ex._repr_html_()
             if ex.layers:
                 _set_figure(self.figure, plots.layer_sqnr(ex))
+                self.export_chart.value = _html.export_snapshot([self.figure])
         except Exception as e:  # noqa: BLE001 — one readable line, the kernel lives on
             self.output.value = f'<span style="color:#b00">error: {html.escape(str(e).splitlines()[0])}</span>'
         finally:

@@ -67,6 +67,8 @@ class Workbench(W.VBox):
             w.observe(lambda _: self.update_savings(), names="value")
         box = lambda title, *ch: W.VBox([W.HTML(f"<b>{title}</b>"), *ch])  # noqa: E731
         charts = W.VBox([self.figures[k] for k in ("pareto", "latency", "memory", "cost")])
+        charts.add_class("edgelab-live-charts")
+        self.export_charts = W.HTML()  # the same charts, static, for an HTML export (see _html.export_snapshot)
         from .explain_panel import ExplainPanel
 
         self.explain_panel = ExplainPanel(lambda: self._run_data)
@@ -80,7 +82,7 @@ class Workbench(W.VBox):
             self.progress_box, box("Results", self.table),
             box("Workload (savings update without re-measuring)",
                 W.HBox([self.requests, self.devices]), W.HBox([self.cloud, self.electricity])),
-            charts, self.explain_panel,
+            charts, self.export_charts, self.explain_panel,
         ])
         self.add_class("edgelab-workbench")
         self._show_facts()
@@ -301,6 +303,7 @@ class Workbench(W.VBox):
                 fw.layout.title.text = title
         else:
             _set_figure(fw, plots.cost_over_months(self.savings, title=title))
+        self.export_charts.value = _html.export_snapshot(self.figures.values())
 
 
 def _one_line(e) -> str:
