@@ -92,6 +92,18 @@ class Workbench(W.VBox):
                                                   else (f"error: {self.error}" if self.error else "not run yet"))
         return f"Workbench(model={self.model_picker.label!r}, {state})"
 
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget view, plus what a page without the widget state shows instead (an HTML export
+        from JupyterLab, where saving widget state is off by default): how to keep the workbench."""
+        data = super()._repr_mimebundle_(**kwargs)
+        data["text/html"] = ('<div class="edgelab-no-widget-state"><b>edgelab workbench</b> (an interactive widget; '
+                             "this page has no saved widget state). To keep the workbench and its charts in an "
+                             "HTML export, turn on <i>Settings → Save Widget State Automatically</i> in JupyterLab "
+                             "(or execute with nbclient/nbconvert, which store it), save, then export. The results "
+                             "also live in <code>wb.report</code>: <code>wb.report.to_html()</code> is a standalone "
+                             "page.</div>")
+        return data
+
     # ---- selection --------------------------------------------------------------------------------
     def _show_facts(self):
         try:

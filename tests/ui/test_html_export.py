@@ -131,6 +131,17 @@ def test_exported_notebook_shows_the_charts(exported, cdn_files, chromium, artif
         context.close()
 
 
+def test_export_without_widget_state_says_how_to_keep_the_workbench(exported):
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(exported.with_suffix(".ipynb"), as_version=4)
+    del nb.metadata["widgets"]  # what JupyterLab saves by default ("Save Widget State Automatically" is off)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    assert 'class="edgelab-no-widget-state"' in body and "Save Widget State Automatically" in body
+    assert "application/vnd.jupyter.widget-view+json" not in body  # no empty widget placeholder
+
+
 def test_snapshot_is_empty_before_a_run():
     from edgelab.widgets import Workbench
 
