@@ -101,15 +101,20 @@ class LabServer:
 
 
 def start_lab(root_dir: Path, state_dir: Path, *, base_url: str = "/", env: dict | None = None,
-              extra_args: list[str] | tuple[str, ...] = ()) -> LabServer:
-    """Start ``jupyter lab`` on 127.0.0.1 serving `root_dir`; return once it answers /api/status."""
+              extra_args: list[str] | tuple[str, ...] = (), settings: dict | None = None) -> LabServer:
+    """Start ``jupyter lab`` on 127.0.0.1 serving `root_dir`; return once it answers /api/status.
+
+    `settings`: user settings per plugin, e.g. {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True}}.
+    """
     base_url = "/" + base_url.strip("/") + "/" if base_url.strip("/") else "/"
     root_dir, state_dir = Path(root_dir), Path(state_dir)
-    settings = state_dir / "settings"
-    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True, exist_ok=True)
-    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+    settings_dir = state_dir / "settings"
+    plugins = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+               **(settings or {})}
+    for plugin, values in plugins.items():
+        package, name = plugin.split(":")
+        (settings_dir / package).mkdir(parents=True, exist_ok=True)
+        (settings_dir / package / f"{name}.jupyterlab-settings").write_text(json.dumps(values))
     (state_dir / "workspaces").mkdir(exist_ok=True)
     (state_dir / "runtime").mkdir(exist_ok=True)
     port, token = free_port(), secrets.token_hex(16)
@@ -124,7 +129,7 @@ def start_lab(root_dir: Path, state_dir: Path, *, base_url: str = "/", env: dict
         "--ServerApp.port_retries=0",
         "--LabApp.expose_app_in_browser=True",
         f"--LabApp.workspaces_dir={state_dir / 'workspaces'}",
-        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.user_settings_dir={settings_dir}",
         *extra_args,
     ]
     with open(log_path, "wb") as log:

@@ -46,7 +46,8 @@ def test_quickstart_workbench_renders_progress_table_and_charts(frontend, lab_fa
     env = {"EDGELAB_HOME": str(tmp_path / "ws"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     # one server serves both JupyterLab (/lab) and Notebook 7 (/notebooks, the `notebook` package)
-    lab = lab_factory(root_dir=root, env=env, extra_args=["--JupyterNotebookApp.expose_app_in_browser=True"])
+    lab = lab_factory(root_dir=root, env=env, extra_args=["--JupyterNotebookApp.expose_app_in_browser=True"],
+                      settings={"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True}})
     if frontend == "lab":
         page = lab_page(lab, "lab/tree/quickstart.ipynb")
     else:
@@ -102,6 +103,21 @@ def test_quickstart_workbench_renders_progress_table_and_charts(frontend, lab_fa
     snapshot.wait_for(state="attached", timeout=30_000)
     assert not snapshot.is_visible()
     assert wb.locator(".edgelab-live-charts").first.is_visible()
+
+    # saved with widget state (the setting above), the notebook carries the static chart snapshot, so its
+    # HTML export keeps the charts (tests/ui/test_html_export.py opens such an export in the browser)
+    saved_before = (root / "quickstart.ipynb").stat().st_mtime
+    page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function("!window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=60_000)
+    assert (root / "quickstart.ipynb").stat().st_mtime > saved_before
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(root / "quickstart.ipynb", as_version=4)
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert any("edgelab-export-charts" in str(m["state"].get("value", "")) for m in state.values())
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    assert "edgelab-export-charts" in body and "application/vnd.jupyter.widget-state+json" in body
 
     page.set_viewport_size({"width": 1400, "height": 2600})
     wb.evaluate("el => el.scrollIntoView()")
