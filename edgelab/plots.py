@@ -49,8 +49,9 @@ def accuracy_vs_latency(report):
                                  name="Pareto front", line={"dash": "dot", "color": "#888"}))
     host = report.host.get("label") or report.host.get("cpu", "")
     same = "" if "accuracy" in ylabel or "top1" in ylabel or "mae" in ylabel else \
-        "<br><sub>every variant has the same accuracy, so agreement with fp32 separates them</sub>"
-    fig.update_layout(title=f"{report.model.get('name')}: accuracy vs latency (measured on {host}, batch 1){same}",
+        "; every variant has the same accuracy, so agreement with fp32 separates them"
+    fig.update_layout(title=f"{report.model.get('name')}: accuracy vs latency (batch 1)"
+                            f"<br><sub>measured on {host}{same}</sub>",
                       xaxis_title="p50 latency, ms (measured, log scale)", xaxis_type="log",
                       yaxis_title=ylabel, template="plotly_white",
                       height=420, margin={"t": 60, "l": 60, "r": 20, "b": 50})
@@ -187,7 +188,7 @@ def layer_sqnr(explanation):
                              name="SQNR vs fp32 model (accumulated)"))
     fig.add_trace(go.Bar(x=x, y=[t.get("bulk_sqnr_db") for t in ts], name="bulk SQNR, this tensor alone",
                          marker={"color": ["#d62728" if t["tensor"] in worst else "#9ecae1" for t in ts]}))
-    fig.update_layout(title=f"{ex['variant']}: per-layer SQNR vs fp32, dB ({ex.get('host', '')}; red = worst)",
+    fig.update_layout(title=f"{ex['variant']}: per-layer SQNR vs fp32, dB (red = worst)<br><sub>measured on {ex.get('host', '')}</sub>",
                       xaxis_title="node (graph order)", yaxis_title="SQNR, dB (higher is better)",
                       template="plotly_white", height=380, margin={"t": 60, "l": 60, "r": 20, "b": 90})
     return fig
