@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from .errors import ConfigError
 from .graph import ATTENTION_OPS, CONV_OPS, GEMM_OPS, MATMUL_OPS
-from .profiles import PRECISIONS, Profile, _method, get, host_label, host_profile
+from .profiles import PRECISIONS, Profile, _method, framework, get, host_label, host_profile
 
 _MAC = {"ConvTranspose", *CONV_OPS, *GEMM_OPS, *MATMUL_OPS, *ATTENTION_OPS}
 # element-wise ops a runtime fuses into the preceding conv/matmul (Conv+BN+ReLU, bias add, clip)
@@ -100,9 +100,11 @@ _BYTES_SCALE = {"fp32": 1.0, "fp16": 0.5, "int8": 0.25}
 
 
 def roofline_ms(ops: list[dict], prof: Profile, precision: str | None = None, threads: int | None = None,
-                weight_bytes: int = 0) -> tuple[float, dict]:
-    """Uncalibrated projected time of the ops on `prof` (ms) and the split compute/memory/overhead."""
+                weight_bytes: int = 0, fw: str | None = None) -> tuple[float, dict]:
+    """Uncalibrated projected time of the ops on `prof` (ms) and the split compute/memory/overhead, for the
+    inference framework `fw` (None: onnxruntime; see catalog.json "frameworks")."""
     n = min(threads or prof.threads, prof.cores) if not prof.accelerator else 1
+    static = bool(framework(fw).get("static_thread_split"))
     eff = prof.kernel_efficiency
     bw = prof.mem_bandwidth_gbs * 1e9
     acc = prof.accelerator or {}
@@ -119,8 +121,8 @@ def roofline_ms(ops: list[dict], prof: Profile, precision: str | None = None, th
             continue
         prec = precision or op["precision"]
         if prec not in peaks:
-            peaks[prec] = prof.peak_gops(prec, n) * 1e9
-        peak = peaks[prec] or peaks.setdefault("fp32", prof.peak_gops("fp32", n) * 1e9)
+            peaks[prec] = prof.peak_gops(prec, n, static_split=static) * 1e9
+        peak = peaks[prec] or peaks.setdefault("fp32", prof.peak_gops("fp32", n, static_split=static) * 1e9)
         if prec == "int8" and not acc:
             peak *= _method("int8_efficiency")
         if op["role"] == "mac":
@@ -128,7 +130,7 @@ def roofline_ms(ops: list[dict], prof: Profile, precision: str | None = None, th
         elif op["role"] == "dw":
             t_c = 2 * op["macs"] / (peak * eff * _method("depthwise_efficiency"))
         elif op["role"] == "eltwise":
-            ep = (prof.peak_gops("fp32", n) * 1e9) or peak
+            ep = (prof.peak_gops("fp32", n, static_split=static) * 1e9) or peak
             t_c = op["flops"] / (ep * eff * _method("elementwise_fraction"))
         else:
             t_c = 0.0
@@ -179,12 +181,13 @@ def memory_fit(model, prof: Profile, precision: str) -> dict:
 
 def estimate(model, profile, *, host_ms: float | None = None, host_threads: int | None = None,
              precision: str | None = None, threads: int | None = None, calibration_factor: float | None = None,
-             host: Profile | None = None) -> Estimate:
+             host: Profile | None = None, fw: str | None = None) -> Estimate:
     """Project `model` (a path, Model, or the variant's graph) onto `profile`.
 
     `host_ms`: this host's measured p50 (ms) of the same graph at `host_threads` → calibration factor.
     `calibration_factor`: use this factor instead (e.g. the fp32 reference's, when the host emulates the
     variant's precision). Without either, the estimate is uncalibrated (says so in `source`).
+    `fw`: the framework that will run it on the target (None: onnxruntime, what the host measures).
     """
     from .model import Model, load
 
@@ -208,8 +211,9 @@ def estimate(model, profile, *, host_ms: float | None = None, host_threads: int 
                         tuple(model.uncounted_ops), None, {}, {}, tuple(notes))
     if support == "emulated":
         notes.append(f"{prec} is emulated on {prof.id} (no native {prec} arithmetic): projected at the emulated rate")
-    r_t, split = roofline_ms(ops, prof, prec, n, weight_bytes=int(model.weight_bytes * _BYTES_SCALE.get(prec, 1)))
-    cal = {"host": host_label(), "host_profile": host.id}
+    r_t, split = roofline_ms(ops, prof, prec, n, weight_bytes=int(model.weight_bytes * _BYTES_SCALE.get(prec, 1)),
+                             fw=fw)
+    cal = {"host": host_label(), "host_profile": host.id, "framework": framework(fw)["name"]}
     factor = calibration_factor
     if factor is None and host_ms:
         r_h, _ = roofline_ms(ops, host, prec, host_threads or host.threads)

@@ -93,8 +93,9 @@ class Profile:
             out += [c["ghz"] * rate] * c["count"]
         return sorted(out, reverse=True)
 
-    def peak_gops(self, precision: str = "fp32", threads: int | None = None) -> float:
-        """Peak GFLOPS/GOPS of the cores used (or of the accelerator)."""
+    def peak_gops(self, precision: str = "fp32", threads: int | None = None, *, static_split: bool = False) -> float:
+        """Peak GFLOPS/GOPS of the cores used (or of the accelerator). `static_split`: the framework gives
+        every thread an equal share, so each layer runs at n x the slowest used core's rate (big.LITTLE)."""
         if self.accelerator:
             pk = self.accelerator["peak_gops"]
             if precision in pk:
@@ -104,6 +105,8 @@ class Profile:
             return 0.0
         n = threads or self.threads
         peaks = self.core_peaks(precision)[:n]
+        if static_split and peaks:
+            peaks = [peaks[-1]] * len(peaks)
         return peaks[0] + _method("parallel_efficiency") * sum(peaks[1:]) if peaks else 0.0
 
     def support(self, precision: str) -> str:
@@ -160,6 +163,15 @@ def _catalog() -> dict:
 
 def _method(name: str) -> float:
     return _catalog()["method"][name]["value"]
+
+
+def framework(name: str | None) -> dict:
+    """The catalog's priors for the inference framework that runs the model (None: onnxruntime)."""
+    fws = {k: v for k, v in _catalog()["frameworks"].items() if isinstance(v, dict)}
+    key = name or "onnxruntime"
+    if key not in fws:
+        raise ConfigError(f"unknown framework {name!r}; valid frameworks: {', '.join(fws)}")
+    return {"name": key, **fws[key]}
 
 
 @functools.lru_cache(maxsize=1)
@@ -305,4 +317,4 @@ def host_profile() -> Profile:
     return _from_dict(host_profile_dict(), user=False)
 
 
-__all__ = ["Profile", "get", "host_fingerprint", "host_label", "host_profile", "list_profiles", "load_profile"]
+__all__ = ["Profile", "framework", "get", "host_fingerprint", "host_label", "host_profile", "list_profiles", "load_profile"]

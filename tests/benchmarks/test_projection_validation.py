@@ -240,6 +240,16 @@ def _threads(r):
     return int(m.group(1)) if m else None
 
 
+def framework_of(row):
+    """The catalog framework (profiles/catalog.json "frameworks") that produced a published row, or None."""
+    fw = row["framework"]
+    if "ncnn" in fw:
+        return "ncnn"
+    if any(k in fw for k in ("TFLite", "TensorFlow Lite", "XNNPACK")):
+        return "tflite"
+    return None
+
+
 def profile_for(row):
     """The catalog profile a published row validates (with its documented per-board overrides), or None."""
     from edgelab import profiles as P
@@ -282,7 +292,7 @@ def run_validation(cache: Path, verbose=True) -> dict:
             host = host_ms(path, threads=1)
             factors[key] = calibration_factor(models[key], host, 1, "fp32")
         e = estimate(models[key], prof, precision=_precision(r), threads=_threads(r) or prof.threads,
-                     calibration_factor=factors[key])
+                     calibration_factor=factors[key], fw=framework_of(r))
         if e.latency_ms is None:
             continue
         meas = float(r["latency_ms"])

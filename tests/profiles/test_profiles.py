@@ -119,3 +119,31 @@ def test_cli_profiles(capsys):
     assert "sources:" in out and "friendlywiki" in out and "4 × 1.8 GHz × 8" in out
     assert main(["profiles", "show", "nope"]) == 1
     assert "valid profiles" in capsys.readouterr().err
+
+
+def test_static_thread_split_runs_at_the_slowest_core_used():
+    """ncnn's OpenMP static schedule: n equal shares, each layer waits for the slowest core. Work-sharing
+    runtimes (onnxruntime, XNNPACK) add up the cores' rates. 1 x A76 @2 GHz (16 FLOP/cycle) + 1 x A55 @1 GHz (8)."""
+    p = P.load_profile(_board(id="biglittle", clusters=[{"uarch": "cortex-a76", "count": 1, "ghz": 2.0},
+                                                         {"uarch": "cortex-a55", "count": 1, "ghz": 1.0}]),
+                       register=False)
+    pe = P._method("parallel_efficiency")
+    assert p.peak_gops("fp32", 2) == pytest.approx(32 + pe * 8)
+    assert p.peak_gops("fp32", 2, static_split=True) == pytest.approx(8 + pe * 8)
+    assert p.peak_gops("fp32", 1, static_split=True) == pytest.approx(32)  # one thread: the fastest core
+    assert P.framework("ncnn")["static_thread_split"] and not P.framework(None)["static_thread_split"]
+    for name in ("onnxruntime", "ncnn", "tflite"):
+        assert P.framework(name)["why"]
+    with pytest.raises(ConfigError, match="valid frameworks: onnxruntime"):
+        P.framework("tensorrt")
+
+
+def test_host_efficiency_is_its_measured_gemm_fraction():
+    from edgelab.profiles.host import GEMM_EFFICIENCY, measured_gemm_gflops
+
+    h = P.host_profile()
+    if measured_gemm_gflops() is None:
+        pytest.skip("onnxruntime GEMM probe unavailable")
+    # the clock is derived so that the probe GEMM = GEMM_EFFICIENCY x peak: the host's compute rate is measured
+    assert h.kernel_efficiency == GEMM_EFFICIENCY and "efficiency" in h.sources
+    assert h.peak_gops("fp32", 1) * h.kernel_efficiency == pytest.approx(measured_gemm_gflops(), rel=0.02)
