@@ -228,11 +228,21 @@ def estimate(model, profile, *, host_ms: float | None = None, host_threads: int 
         factor = 1.0
         cal.update(factor=None)
         source = f"projected from {prof.id}, uncalibrated (no host measurement)"
+    source += _method_error(prof)
     lat = r_t * factor
     energy = prof.power_w * lat if prof.power_w is not None else None  # W × ms = mJ
     return Estimate(prof.id, round(lat, 6), fit["fits"], source, prec, support, True, n, fit["memory_bytes"],
                     fit["margin_bytes"], fit["storage_bytes_needed"], None if energy is None else round(energy, 6),
                     partial, tuple(model.uncounted_ops), round(r_t, 4), cal, split, tuple(notes))
+
+
+def _method_error(prof: Profile) -> str:
+    """The method's error on this profile's published measurements, said next to every projection."""
+    v = prof.validation()
+    if not v:
+        return f"; no published measurements of {prof.id} to check the method against"
+    return (f"; method error on {v['n']} published {prof.id} measurements: median {v['median']}x, "
+            f"80th pct {v['p80']}x")
 
 
 def _runnable(prof: Profile) -> list[str]:
@@ -302,6 +312,7 @@ def project_report(report, model, profiles, workload=None, *, variants=None, pri
                 d["notes"].append(graph_note)
             val = prof.validation()
             d["validation_error_median"] = val.get("median") if val else None
+            d["validation"] = val
             v["estimates"][prof.id] = d
             if workload is not None:
                 cloud = {opt: estimate(graph, pid, precision=prec, threads=t, calibration_factor=factor).latency_ms

@@ -279,3 +279,11 @@ def test_quantized_attention_and_4bit_matmul_are_counted(tmp_path):
     mn = load(p)
     assert not mn.uncounted_ops and mn.macs == S * K * N
     assert not estimate(mn, "rpi4", calibration_factor=1.0).partial
+
+
+def test_projection_says_the_methods_published_error(tmp_path):
+    m = _gemm(tmp_path)
+    v = P.get("rpi4").validation()
+    e = estimate(m, "rpi4", calibration_factor=1.0)
+    assert v and f"method error on {v['n']} published rpi4 measurements: median {v['median']}x" in e.source
+    assert "no published measurements of n100" in estimate(m, "n100", calibration_factor=1.0).source
