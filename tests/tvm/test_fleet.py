@@ -4,38 +4,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import time
 
 import pytest
 
 from edgelab import compare
 from edgelab.runners import MeasureConfig, remote
+from tests.tvm.conftest import free_port
 
 pytestmark = [pytest.mark.tvm, pytest.mark.slow]
 QUICK = MeasureConfig(batch_sizes=(1,), min_runs=20, min_time_s=0.2, max_time_s=3, warmup_runs=2, eval_samples=32)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def fleet(tmp_path):
-    port = _free_port()
-    procs = [remote.start_tracker(port)]
-    try:
-        tracker = f"127.0.0.1:{port}"
-        for key in ("dev-a", "dev-b"):
-            procs.append(remote.start_server(tracker, key, port=_free_port(), log=str(tmp_path / f"{key}.log")))
-        assert remote.wait_keys("127.0.0.1", port, ["dev-a", "dev-b"], 90), "servers did not register"
-        yield tracker, procs
-    finally:
-        for p in procs:
-            remote.stop(p)
-        assert all(p.poll() is not None for p in procs)
 
 
 def test_remote_figures_arrive_labelled(ws, tiny, fleet):
@@ -61,7 +39,7 @@ def test_remote_figures_arrive_labelled(ws, tiny, fleet):
 
 def test_unreachable_tracker_is_a_cell_error_and_fast(ws, tiny):
     t0 = time.perf_counter()
-    res = remote.measure([("fp32", tiny, "onnxruntime")], [f"127.0.0.1:{_free_port()}/x"])
+    res = remote.measure([("fp32", tiny, "onnxruntime")], [f"127.0.0.1:{free_port()}/x"])
     assert "unreachable" in res["x"]["fp32"]["error"] and time.perf_counter() - t0 < 10
 
 
@@ -83,6 +61,6 @@ def test_serve_refuses_unreachable_tracker(tmp_path):
     import sys
 
     res = subprocess.run([sys.executable, "-m", "edgelab.cli", "device", "serve", "--tracker",
-                          f"127.0.0.1:{_free_port()}", "--key", "k", "--host", "127.0.0.1"],
+                          f"127.0.0.1:{free_port()}", "--key", "k", "--host", "127.0.0.1"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 1 and "tracker 127.0.0.1" in res.stderr and "unreachable" in res.stderr
