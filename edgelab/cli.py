@@ -97,7 +97,7 @@ def run_compare_args(a, progress):
     recipes = _recipes_arg(a.recipes)
     kw = {"recipes": recipes} if recipes else {}
     report = compare(model, data=data, profiles=_csv(a.profiles), measure=_measure_cfg(a),
-                     workload=_workload(a), progress=progress, **kw)
+                     workload=_workload(a), progress=progress, devices=_csv(getattr(a, "devices", None)), **kw)
     _write_outputs(report, a.json, a.html)
     return report
 
@@ -316,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
                     'of recipes like {"name": "mine", "steps": [{"pass": "int8-static", "options": {...}}]}')
     sp.add_argument("--json", help="write the report JSON here")
     sp.add_argument("--html", help="write the self-contained HTML report here")
+    sp.add_argument("--devices", help="fleet devices to measure on too, HOST:PORT/key[@profile],... (TVM RPC; "
+                    "a tvm-tune recipe is tuned on each device it is measured on)")
     measure_opts(sp)
     sp.set_defaults(fn=cmd_compare)
 

@@ -1,8 +1,9 @@
 """Child process doing the TVM work of a pass: `python -m edgelab.passes._tvm_job JOB.json`.
 
 Modes: `compile` (ONNX → Relax with a symbolic batch → tvm.compile → model.so) and `tune` (static
-shapes → MetaSchedule with an in-process builder, records in `db_dir` → apply → compile). Progress goes
-to stdout as `@progress {"message": ...}`; the result (or a config/pass error) to JOB["out"].
+shapes → MetaSchedule with an in-process builder, records in `db_dir` → apply → compile). Candidates are
+measured here (LocalRunner) or, with JOB["device"], on a fleet device over TVM RPC (RPCRunner). Progress
+goes to stdout as `@progress {"message": ...}`; the result (or a config/pass/device error) to JOB["out"].
 Facts behind the choices: shared/notes/tvm.md.
 """
 from __future__ import annotations
@@ -17,6 +18,10 @@ from pathlib import Path
 
 class JobConfigError(Exception):
     """The user's model or target is the problem (reported as ConfigError)."""
+
+
+class DeviceLost(Exception):
+    """The tuning device stopped taking measurement sessions (reported as RuntimeBackendError)."""
 
 
 def _progress(msg: str, **kw):
@@ -78,10 +83,12 @@ def import_onnx(path: str, static_batch: int | None):
     return mod, specs, outs
 
 
-def _in_process_builder(n_tasks: int):
+def _in_process_builder(n_tasks: int, spec: dict | None = None):
     """MetaSchedule builder that builds in this process (the stock LocalBuilder times out here, notes §1).
 
-    It also reports progress: the scheduler measures a whole first round before any measure callback runs.
+    With `spec` (a device tune) each candidate is linked into a shared library for that target (cross-linked
+    for ARM), which a device loads without a compiler; else the stock .tar for the LocalRunner. It also
+    reports progress: the scheduler measures a whole first round before any measure callback runs.
     """
     from tvm.ir.utils import derived_object
     from tvm.s_tir.meta_schedule.builder import BuilderResult, PyBuilder
@@ -99,12 +106,64 @@ def _in_process_builder(n_tasks: int):
             out = []
             for bi in build_inputs:
                 try:
-                    out.append(BuilderResult(default_export(default_build(bi.mod, bi.target, None)), None))
+                    lib = default_build(bi.mod, bi.target, None)
+                    out.append(BuilderResult(default_export(lib) if spec is None else _export_candidate(lib, spec),
+                                             None))
                 except Exception as e:  # a bad candidate, not a bad run
                     out.append(BuilderResult(None, str(e)))
             return out
 
     return InProcessBuilder()
+
+
+def _export_candidate(lib, spec: dict) -> str:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="edgelab-cand-")) / "cand.so"
+    export(lib, path, spec)
+    return str(path)
+
+
+def _rpc_runner(device: dict):
+    """MetaSchedule's RPCRunner on a fleet device, with two fixes: sessions come from edgelab's `connect`
+    (a specific error instead of waiting forever for a key nobody serves), and each candidate has a time
+    limit (the stock runner's process pool has none, so a device that froze mid-measurement hung tuning)."""
+    from tvm.s_tir import meta_schedule as ms
+    from tvm.support.popen_pool import PopenPoolExecutor
+
+    t = float(device["timeout_s"])
+    cfg = ms.runner.RPCConfig(device["host"], int(device["port"]), device["key"], session_timeout_sec=math.ceil(t))
+    runner = ms.runner.RPCRunner(cfg, f_create_session=_create_session)
+    runner.pool.shutdown(wait=False)
+    runner.pool = PopenPoolExecutor(max_workers=1, timeout=2 * t + 10)  # connect + upload/load/measure
+    return runner
+
+
+def _create_session(cfg):
+    """RPCRunner hook (runs in its pool worker, pickled by value from __main__: absolute imports only)."""
+    from edgelab.runners.remote import Device, connect
+
+    return connect(Device(cfg.tracker_host, int(cfg.tracker_port), cfg.tracker_key), float(cfg.session_timeout_sec))
+
+
+def _device_watch(device: dict):
+    """Measure callback: when every measurement of a round failed, ask the device; if it is gone, stop tuning."""
+    from tvm.ir.utils import derived_object
+    from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+
+    @derived_object
+    class DeviceWatch(PyMeasureCallback):
+        def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+            if not runner_results or any(r.error_msg is None for r in runner_results):
+                return
+            from edgelab.runners.remote import Device, connect
+
+            try:
+                connect(Device(device["host"], int(device["port"]), device["key"]), float(device["timeout_s"]))
+            except Exception as e:
+                raise DeviceLost(f"device {device['key']!r} was lost during tuning: {e}") from e
+
+    return DeviceWatch()
 
 
 def _progress_callback(tasks, weights, total: int):
@@ -147,8 +206,11 @@ def _pre_tuning(mod, tgt, prepack: bool, layout: str | None = None):
         return tvm.transform.Sequential(seq)(mod)
 
 
-def tune(mod, tgt, db_dir: str, trials: int, prepack: bool, search: dict | None = None):
-    """MetaSchedule over the fused kernels, `trials` more records into db_dir; returns the tuned module."""
+def tune(mod, tgt, db_dir: str, trials: int, prepack: bool, search: dict | None = None, *, device: dict | None = None,
+         spec: dict | None = None):
+    """MetaSchedule over the fused kernels, `trials` more records into db_dir; returns the tuned module.
+
+    With `device` ({host, port, key, timeout_s}) candidates are built for `spec` here and measured there."""
     import tvm
     from tvm import relax
     from tvm.s_tir import meta_schedule as ms
@@ -169,11 +231,15 @@ def tune(mod, tgt, db_dir: str, trials: int, prepack: bool, search: dict | None 
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
             extracted, work_dir=db_dir, strategy=strategy)
         _progress(f"tuning {len(contexts)} kernels, {trials} trials (at most {per_task} per kernel)")
-        callbacks = ms.measure_callback.MeasureCallback.create("default") + [
-            _progress_callback(contexts, [float(w) for w in weights], trials)]
+        callbacks = [*ms.measure_callback.MeasureCallback.create("default"),
+                     _progress_callback(contexts, [float(w) for w in weights], trials)]
+        if device:
+            _progress(f"measuring candidates on device {device['key']!r} via tracker {device['host']}:{device['port']}")
+            callbacks.append(_device_watch(device))
         ms.tune.tune_tasks(tasks=contexts, task_weights=weights, work_dir=db_dir, max_trials_global=trials,
                            max_trials_per_task=per_task, num_trials_per_iter=per_iter,
-                           builder=_in_process_builder(len(contexts)), runner=ms.runner.LocalRunner(timeout_sec=60),
+                           builder=_in_process_builder(len(contexts), spec if device else None),
+                           runner=_rpc_runner(device) if device else ms.runner.LocalRunner(timeout_sec=60),
                            measure_callbacks=callbacks)
     db = ms.database.JSONDatabase(work_dir=db_dir)
     with tgt, db:
@@ -223,7 +289,8 @@ def run(job: dict) -> dict:
         todo = max(0, int(job["trials"]) - have) if job["trials"] else 0
         if have and job["trials"]:
             _progress(f"reusing {have} tuning records from the cache; {todo} more trials to run")
-        mod = tune(mod, tgt, str(db), todo, bool(job.get("prepack")), job.get("search"))
+        mod = tune(mod, tgt, str(db), todo, bool(job.get("prepack")), job.get("search"), device=job.get("device"),
+                   spec=job["target"])
         n_records = sum(1 for _ in rec.open()) if rec.exists() else 0
     _progress(f"compiling for {job['target']['name']} ({tgt_dict.get('mcpu', 'generic')})")
     ex = tvm.compile(mod, target=tgt)
@@ -232,9 +299,14 @@ def run(job: dict) -> dict:
     meta = {"target": tgt_dict, "profile": job["target"]["name"], "cross": job["target"].get("cross"),
             "static_batch": job.get("static_batch"), "inputs": inputs, "outputs": outputs,
             "tuned": job["mode"] == "tune", "tuning_records": n_records, "tvm": tvm.__version__,
+            "tuned_on": (job.get("device") or {}).get("key", "this host") if job["mode"] == "tune" else None,
             "build_s": round(time.perf_counter() - t0, 2)}
     (Path(job["out_dir"]) / "model.json").write_text(json.dumps(meta, indent=1))
     return meta
+
+
+def _lost_line(text: str) -> str:
+    return next(line for line in text.splitlines() if "was lost during tuning" in line).strip()
 
 
 def main(argv=None) -> int:
@@ -244,9 +316,13 @@ def main(argv=None) -> int:
         res = {"ok": True, "info": run(job)}
     except JobConfigError as e:
         res = {"ok": False, "kind": "config", "error": str(e)}
-    except Exception as e:  # reported as a PassError by the caller
-        first = (str(e).strip().splitlines() or [""])[0][:400]
-        res = {"ok": False, "kind": "pass", "error": f"TVM {job['mode']} failed: {type(e).__name__}: {first}"}
+    except Exception as e:
+        text = str(e).strip()
+        if isinstance(e, DeviceLost) or "was lost during tuning" in text:  # also when raised inside a TVM callback
+            res = {"ok": False, "kind": "device", "error": _lost_line(text)}
+        else:  # reported as a PassError by the caller
+            first = (text.splitlines() or [""])[0][:400]
+            res = {"ok": False, "kind": "pass", "error": f"TVM {job['mode']} failed: {type(e).__name__}: {first}"}
     tmp = job["out"] + ".tmp"
     Path(tmp).write_text(json.dumps(res))
     os.replace(tmp, job["out"])

@@ -3,6 +3,7 @@
     >>> el.compare("model.onnx", recipes=["fp32", "tvm", "tvm-tune"])
     >>> el.build(model, "tvm-tune:trials=200,minutes=8")             # tuning budget
     >>> el.build(model, "tvm", target=edgelab.profiles.get("rpi5"))  # cross-compiled aarch64 .so
+    >>> el.build(model, "tvm-tune:device=192.168.1.10:9190/pi@rpi5")  # tuned on that Pi over TVM RPC
 
 The artifact is an exported Relax VM library (`model.so`) plus `model.json` (target, input shapes).
 Every TVM call runs in a child process (`python -m edgelab.passes._tvm_job`): a crash in the compiler
@@ -10,6 +11,11 @@ never takes the notebook down, TVM_NUM_THREADS is set for tuning measurements, a
 running out of minutes is a kill. Shapes: `tvm-compile` keeps a symbolic batch dimension (one library
 serves every batch size); `tvm-tune` pins the batch (MetaSchedule tunes static shapes only) and the
 runner splits larger batches into calls of that size.
+
+Tuning for a fleet device (`device=HOST:PORT/key[@profile]`, see `edgelab device serve`): candidates are
+built here for the device's profile target (cross-linked for ARM; this host's target without @profile) and
+timed on the device by MetaSchedule's RPCRunner; the database is keyed by model + target + device key.
+`compare(..., devices=[...])` tunes a `tvm-tune` variant on each device it measures it on.
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, PassError
+from ..errors import ConfigError, PassError, RuntimeBackendError
 from . import choice, opt, register
 
 TUNE_VERSION = "1"  # bump when the tuning flow changes so old databases are not reused
@@ -147,27 +153,38 @@ class TvmTune:
     layout: str = choice("NHWC", "NCHW", help="convolution data layout to tune (NHWC measured 1.4x faster "
                                                "end to end on the demo CNN at equal trials)")
     fold_constants: bool = opt(True, "simplify with onnxruntime's portable basic optimizations first")
+    device: str = opt("", "measure candidates on a fleet device over TVM RPC, 'HOST:PORT/key[@profile]' (built "
+                          "here for the profile's target, or this host's without @profile); own tuning database")
+    device_timeout: float = opt(30.0, "seconds to wait for a free session on the device, and per measurement")
 
     def __post_init__(self):  # "tvm-tune:minutes=0.5" arrives as text from Recipe.parse
         try:
-            for name, kind in (("trials", int), ("minutes", float), ("batch", int)):
+            for name, kind in (("trials", int), ("minutes", float), ("batch", int), ("device_timeout", float)):
                 object.__setattr__(self, name, kind(getattr(self, name)))
         except (TypeError, ValueError) as e:
-            raise ConfigError(f"tvm-tune: trials and batch must be integers, minutes a number ({e})") from e
+            raise ConfigError(f"tvm-tune: trials and batch must be integers, minutes and device_timeout "
+                              f"numbers ({e})") from e
+        if self.device:
+            from ..runners.remote import Device
+
+            Device.parse(self.device)  # a malformed address fails when the recipe is made
 
     def run(self, src: Path, out_dir: Path, ctx) -> Path:
         from .. import workspace
 
-        if self.trials < 0 or self.minutes <= 0 or self.batch < 1:
-            raise ConfigError("tvm-tune needs trials >= 0, minutes > 0 and batch >= 1")
-        rt = resolve_target(ctx.target)
-        if rt.cross:
-            raise ConfigError(f"tuning for {rt.name} needs measurements on that device, which this version cannot "
-                              f"do from here; use the `tvm` recipe for {rt.name} (untuned, cross-compiled), or "
-                              "tune on the board itself")
+        if self.trials < 0 or self.minutes <= 0 or self.batch < 1 or self.device_timeout <= 0:
+            raise ConfigError("tvm-tune needs trials >= 0, minutes > 0, batch >= 1 and device_timeout > 0")
+        dev = _device(self.device)
+        rt = resolve_target(profile(dev.profile) if dev is not None and dev.profile else ctx.target)
+        if rt.cross and dev is None:
+            raise ConfigError(f"tuning for {rt.name} needs measurements on that device; use the `tvm` recipe for "
+                              f"{rt.name} (untuned, cross-compiled), or tune on a connected one: "
+                              f"tvm-tune:device=HOST:PORT/KEY@{rt.name} (see `edgelab device serve`)")
         check_toolchain(rt)
+        if dev is not None:
+            _check_device(dev, rt, self.device_timeout, ctx)
         onnx_path = _simplified(src, out_dir, self.fold_constants)
-        key = tune_key(onnx_path, rt, self.batch, self.prepack, self.layout)
+        key = tune_key(onnx_path, rt, self.batch, self.prepack, self.layout, device_key=dev.key if dev else None)
         db_final = workspace.cache_dir("tune", key[:24])
         root = workspace.ensure(db_final.parent)
         work = Path(tempfile.mkdtemp(prefix=f".tmp-{db_final.name}-", dir=root))
@@ -178,7 +195,9 @@ class TvmTune:
             done_before = _completed(work, self.trials, self.minutes)  # this budget already ran: reuse, no search
             job = {"mode": "tune", "onnx": str(onnx_path), "out_dir": str(out_dir), "target": _target_spec(rt),
                    "static_batch": self.batch, "db_dir": str(work), "trials": 0 if done_before else self.trials,
-                   "prepack": self.prepack, "search": {"layout": self.layout}}
+                   "prepack": self.prepack, "search": {"layout": self.layout},
+                   "device": dev and {"host": dev.tracker_host, "port": dev.tracker_port, "key": dev.key,
+                                      "timeout_s": self.device_timeout}}
             if done_before:
                 _say(ctx, f"reusing the tuning database ({before} records) of an earlier run with this budget")
             deadline = None if done_before else time.monotonic() + self.minutes * 60  # the budget is for search
@@ -196,6 +215,10 @@ class TvmTune:
             n = _commit_db(work, db_final)
             _say(ctx, f"tuning cancelled; {n} records kept in {db_final} (run again to resume)")
             raise
+        except RuntimeBackendError as e:  # the device went away: keep what it measured, say how to go on
+            n = _commit_db(work, db_final)
+            raise RuntimeBackendError(f"{e}; {n} tuning records kept: build again to resume once the device is "
+                                      "back") from e
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return Path(out_dir) / "model.so"
@@ -207,15 +230,40 @@ RECIPES = [
 ]
 
 
-def tune_key(onnx_path: Path, rt: ResolvedTarget, batch: int, prepack: bool, layout: str = "NCHW") -> str:
-    """Tuning database key: the model bytes + the target (for the host: its CPU model and ISA) + tune options."""
+def tune_key(onnx_path: Path, rt: ResolvedTarget, batch: int, prepack: bool, layout: str = "NCHW", *,
+             device_key: str | None = None) -> str:
+    """Tuning database key: the model bytes + the target (for the host: its CPU model and ISA) + tune options,
+    + the device key when candidates are measured on a fleet device (its records are not this host's)."""
     from ..profiles import host_fingerprint
 
     h = hashlib.sha256(Path(onnx_path).read_bytes())
     host = host_fingerprint() if rt.is_host else {}
-    h.update(json.dumps([TUNE_VERSION, rt.target, rt.cores, host.get("cpu"), host.get("isa"), batch, prepack, layout],
-                        sort_keys=True).encode())
+    parts = [TUNE_VERSION, rt.target, rt.cores, host.get("cpu"), host.get("isa"), batch, prepack, layout]
+    h.update(json.dumps(parts + ([f"device:{device_key}"] if device_key else []), sort_keys=True).encode())
     return h.hexdigest()
+
+
+def _device(spec: str):
+    from ..runners.remote import Device
+
+    return Device.parse(spec) if spec else None
+
+
+def _check_device(dev, rt: ResolvedTarget, timeout_s: float, ctx) -> None:
+    """Fail before tuning when the device cannot take a session, or runs another architecture than the target."""
+    import platform
+
+    def family(arch: str) -> str:
+        arch = str(arch).split("-")[0]
+        return "aarch64" if arch in ("aarch64", "arm64") else "arm" if arch.startswith(("arm", "thumb")) else arch
+
+    _say(ctx, f"checking device {dev.key!r} at tracker {dev.tracker_host}:{dev.tracker_port}")
+    arch = dev.info(timeout_s).get("arch")
+    want = (rt.target or {}).get("mtriple") or platform.machine()
+    if arch and family(arch) != family(want):
+        raise ConfigError(f"device {dev.key!r} is {arch} but the tuning target {rt.name!r} is {family(want)}; name the "
+                          f"device's profile: tvm-tune:device={dev.tracker_host}:{dev.tracker_port}/{dev.key}@PROFILE "
+                          "(e.g. rpi5), or omit @profile for a device like this host")
 
 
 def _simplified(src: Path, out_dir: Path, fold: bool) -> Path:
@@ -310,7 +358,7 @@ def run_job(job: dict, ctx, *, timeout_s: float, deadline: float | None = None) 
     if res is None:
         return None
     if not res.get("ok"):
-        cls = ConfigError if res.get("kind") == "config" else PassError
+        cls = {"config": ConfigError, "device": RuntimeBackendError}.get(res.get("kind"), PassError)
         raise cls(res.get("error", "TVM job failed"))
     return res
 

@@ -5,11 +5,14 @@ exposes `edgelab.ort_time`, so onnxruntime variants are timed there too). The wo
 each variant on each device: TVM variants through the stock RPC path (upload, load_module, Relax VM,
 time_evaluator), onnxruntime variants through the edgelab function. Figures are labelled
 "measured on <key>"; a device that is missing, times out or drops the connection gives that cell an error.
+A `tvm-tune` variant is tuned on the device it is measured on (MetaSchedule's RPCRunner, passes/tvm.py).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -49,6 +52,20 @@ class Device:
     def label(self) -> str:
         return f"measured on {self.key}"
 
+    @property
+    def spec(self) -> str:
+        """The 'HOST:PORT/key[@profile]' text Device.parse reads (e.g. a tvm-tune `device` option)."""
+        return f"{self.tracker_host}:{self.tracker_port}/{self.key}" + (f"@{self.profile}" if self.profile else "")
+
+    def info(self, timeout_s: float = 30.0) -> dict:
+        """What the device says about itself (cpu, arch, cores, versions); {} for a plain TVM RPC server.
+        Raises RuntimeBackendError when it cannot be reached (tracker down, key unknown, busy past timeout_s)."""
+        sess = connect(self, timeout_s)
+        try:
+            return json.loads(sess.get_function("edgelab.info")())
+        except Exception:
+            return {}
+
 
 def _env() -> dict:
     env = dict(os.environ)
@@ -59,7 +76,6 @@ def _env() -> dict:
 
 def wait_port(host: str, port: int, timeout_s: float = 60.0) -> bool:
     """True once something listens at host:port (False after `timeout_s`)."""
-    import socket
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -72,14 +88,13 @@ def wait_port(host: str, port: int, timeout_s: float = 60.0) -> bool:
 
 
 def wait_keys(host: str, port: int, keys, timeout_s: float = 60.0) -> bool:
-    """True once every key in `keys` is registered at the tracker."""
+    """True once a server is registered at the tracker for every key in `keys`."""
     from tvm import rpc
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            q = rpc.connect_tracker(host, port).summary().get("queue_info", {})
-            if set(keys) <= {str(k).split(":")[0] for k in q}:
+            if set(keys) <= registered(rpc.connect_tracker(host, port).summary()):
                 return True
         except Exception:
             pass
@@ -196,8 +211,6 @@ def serve(tracker: str, key: str, *, host: str = "0.0.0.0", port: int = 9090, st
 
 def check_tracker(host: str, port: int, timeout_s: float = 3.0) -> None:
     """Fail fast (TVM's own client retries for a minute) when nothing listens at the tracker address."""
-    import socket
-
     try:
         socket.create_connection((host, port), timeout=timeout_s).close()
     except OSError as e:
@@ -206,7 +219,12 @@ def check_tracker(host: str, port: int, timeout_s: float = 3.0) -> None:
                                   "address") from e
 
 
-def _connect(dev: Device, timeout_s: float):
+def registered(summary: dict) -> set[str]:
+    """Keys of the servers connected to a tracker now, from its summary() (its queue_info keeps old keys)."""
+    return {str(s.get("key", "")).partition(":")[2] for s in summary.get("server_info", [])}
+
+
+def connect(dev: Device, timeout_s: float):
     """A session on `dev` through its tracker; clear errors for an unreachable tracker or an absent key."""
     from tvm import rpc
 
@@ -218,7 +236,7 @@ def _connect(dev: Device, timeout_s: float):
         raise RuntimeBackendError(f"RPC tracker {dev.tracker_host}:{dev.tracker_port} is unreachable ({e}); "
                                   "start one with `python -m tvm.exec.rpc_tracker --port "
                                   f"{dev.tracker_port}` or fix the address") from e
-    keys = {str(k).split(":")[0] for k in summary.get("queue_info", {})}
+    keys = registered(summary)
     if dev.key not in keys:
         raise RuntimeBackendError(f"no device with key {dev.key!r} at tracker {dev.tracker_host}:"
                                   f"{dev.tracker_port} (registered: {', '.join(sorted(keys)) or 'none'}); start "
@@ -235,8 +253,12 @@ def _connect(dev: Device, timeout_s: float):
     t.start()
     t.join(timeout_s)
     if "s" not in box:
+        with contextlib.suppress(OSError, AttributeError):  # withdraw the request: the tracker drops it on close,
+            tracker._sock.shutdown(socket.SHUT_RDWR)  # else it would hand the next free server to this dead wait
         raise RuntimeBackendError(f"device {dev.key!r} did not accept a session within {timeout_s:.0f} s"
-                                  + (f": {box['e']}" if "e" in box else " (busy or gone)"))
+                                  + (f": {box['e']}" if "e" in box else " (busy or gone)") + "; check it with "
+                                  f"`python -m tvm.exec.query_rpc_tracker --host {dev.tracker_host} --port "
+                                  f"{dev.tracker_port}`")
     return box["s"]
 
 
@@ -264,8 +286,9 @@ def measure(variants: list, devices, *, runs: int = 50, warmup: int = 5, threads
             timeout_s: float = 120.0, variant_for=None) -> dict:
     """{device key: {variant id: {"latency_ms": stats, "measured_on": "measured on <key>", "error": str|None}}}.
 
-    `variants` are (id, path, runtime) triples or Variants; `variant_for(variant, device)` may return a
-    rebuilt variant for the device's profile (TVM cross-compilation). Errors never propagate: they land in cells.
+    `variants` are (id, path, runtime) triples or Variants; `variant_for(variant, device)` may return the
+    path of a variant rebuilt for the device (cross-compiled, or tuned on it); it runs before the measuring
+    session is opened. Errors never propagate: they land in cells.
     """
     from ..measure import latency_stats
 
@@ -273,17 +296,23 @@ def measure(variants: list, devices, *, runs: int = 50, warmup: int = 5, threads
     for spec in devices:
         dev = Device.parse(spec)
         cells = out.setdefault(dev.key, {})
-        try:
-            sess = _connect(dev, timeout_s)
-        except RuntimeBackendError as e:
-            for v in variants:
-                cells[_vid(v)] = {"latency_ms": None, "measured_on": dev.label, "error": str(e)}
-            continue
-        for v in variants:
+        todo = []
+        for v in variants:  # device builds first: tuning on the device needs it free (no session held here)
             vid, path, runtime = _vid(v), getattr(v, "path", None) or v[1], getattr(v, "runtime", None) or v[2]
             try:
                 if variant_for is not None and runtime == "tvm":
                     path = variant_for(v, dev) or path
+                todo.append((vid, path, runtime))
+            except Exception as e:
+                cells[vid] = _error_cell(dev, e)
+        try:
+            sess = connect(dev, timeout_s) if todo else None
+        except RuntimeBackendError as e:
+            for vid, _, _ in todo:
+                cells[vid] = {"latency_ms": None, "measured_on": dev.label, "error": str(e)}
+            continue
+        for vid, path, runtime in todo:
+            try:
                 if runtime == "tvm":
                     times = _tvm_times(sess, path, runs, warmup)
                 else:
@@ -297,9 +326,13 @@ def measure(variants: list, devices, *, runs: int = 50, warmup: int = 5, threads
                     times = json.loads(fn(name, threads, 1, runs, warmup))["times"]
                 cells[vid] = {"latency_ms": latency_stats(times), "measured_on": dev.label, "error": None}
             except Exception as e:  # lost connection, session timeout, device error: this cell only
-                msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
-                cells[vid] = {"latency_ms": None, "measured_on": dev.label, "error": f"{type(e).__name__}: {msg}"}
+                cells[vid] = _error_cell(dev, e)
     return out
+
+
+def _error_cell(dev: Device, e: Exception) -> dict:
+    msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+    return {"latency_ms": None, "measured_on": dev.label, "error": f"{type(e).__name__}: {msg}"}
 
 
 def _vid(v) -> str:
@@ -307,14 +340,30 @@ def _vid(v) -> str:
 
 
 def measure_into_rows(model, built: list, devices, rows: dict, emit, warnings: list, *, runs: int = 50) -> None:
-    """Workbench hook: put each device's figures into `rows[vid]["remote"][key]`; never raises for a device."""
+    """Workbench hook: put each device's figures into `rows[vid]["remote"][key]`; never raises for a device.
+
+    TVM variants run on a device as built for its profile ('HOST:PORT/key@rpi5'; without @profile the
+    device is taken to be like this host). A `tvm-tune` variant is tuned on the device it is measured on:
+    the same recipe with `device=` that device (records from this host, or another device, would tune for
+    the wrong machine), with its own tuning database; cached like any build, so a second run is quick.
+    """
     from .. import variant as _variant
     from ..passes import tvm as tvm_passes
 
     def variant_for(v, dev: Device):
-        if not dev.profile or dev.profile in ("host", "local"):
-            return None
-        return _variant.build(model, v.recipe, target=tvm_passes.profile(dev.profile)).path
+        target = tvm_passes.profile(dev.profile) if dev.profile not in (None, "host", "local") else None
+        steps = [(n, dict(o)) for n, o in v.recipe.steps]
+        tuned = [o for n, o in steps if n == "tvm-tune" and not o.get("device")]
+        if not tuned:
+            return None if target is None else _variant.build(model, v.recipe, target=target).path
+        for o in tuned:
+            o["device"] = dev.spec
+
+        def say(msg: str):
+            emit({"stage": "tune", "variant": v.id, "message": f"{dev.key}: {msg}"})
+
+        recipe = _variant.Recipe(f"{v.recipe.name}@{dev.key}", steps, v.recipe.description)
+        return _variant.build(model, recipe, target=target, progress=say).path
 
     devs = [Device.parse(d) for d in devices]
     for i, dev in enumerate(devs):
