@@ -83,11 +83,12 @@ def import_onnx(path: str, static_batch: int | None):
     return mod, specs, outs
 
 
-def _in_process_builder(n_tasks: int, spec: dict | None = None):
+def _in_process_builder(n_tasks: int, spec: dict | None = None, folder: Path | None = None):
     """MetaSchedule builder that builds in this process (the stock LocalBuilder times out here, notes §1).
 
     With `spec` (a device tune) each candidate is linked into a shared library for that target (cross-linked
-    for ARM), which a device loads without a compiler; else the stock .tar for the LocalRunner. It also
+    for ARM), which a device loads without a compiler, under `folder` (the pass removes it however tuning
+    ends); else the stock .tar for the LocalRunner. It also
     reports progress: the scheduler measures a whole first round before any measure callback runs.
     """
     from tvm.ir.utils import derived_object
@@ -107,8 +108,8 @@ def _in_process_builder(n_tasks: int, spec: dict | None = None):
             for bi in build_inputs:
                 try:
                     lib = default_build(bi.mod, bi.target, None)
-                    out.append(BuilderResult(default_export(lib) if spec is None else _export_candidate(lib, spec),
-                                             None))
+                    out.append(BuilderResult(default_export(lib) if spec is None else
+                                             _export_candidate(lib, spec, folder), None))
                 except Exception as e:  # a bad candidate, not a bad run
                     out.append(BuilderResult(None, str(e)))
             return out
@@ -116,10 +117,11 @@ def _in_process_builder(n_tasks: int, spec: dict | None = None):
     return InProcessBuilder()
 
 
-def _export_candidate(lib, spec: dict) -> str:
+def _export_candidate(lib, spec: dict, folder: Path) -> str:
     import tempfile
 
-    path = Path(tempfile.mkdtemp(prefix="edgelab-cand-")) / "cand.so"
+    folder.mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="cand-", dir=folder)) / "cand.so"
     export(lib, path, spec)
     return str(path)
 
@@ -238,7 +240,8 @@ def tune(mod, tgt, db_dir: str, trials: int, prepack: bool, search: dict | None 
             callbacks.append(_device_watch(device))
         ms.tune.tune_tasks(tasks=contexts, task_weights=weights, work_dir=db_dir, max_trials_global=trials,
                            max_trials_per_task=per_task, num_trials_per_iter=per_iter,
-                           builder=_in_process_builder(len(contexts), spec if device else None),
+                           builder=_in_process_builder(len(contexts), spec if device else None,
+                                                       Path(db_dir) / "candidates"),
                            runner=_rpc_runner(device) if device else ms.runner.LocalRunner(timeout_sec=60),
                            measure_callbacks=callbacks)
     db = ms.database.JSONDatabase(work_dir=db_dir)
