@@ -20,9 +20,9 @@ def _csv(s: str | None) -> list[str]:
 class _Progress:
     """Progress on stderr: one line per stage, rewritten in place on a terminal."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr  # looked up when used: tests and notebooks replace sys.stderr
+        self.tty = self.stream.isatty()
         self.last = ""
 
     def __call__(self, e: dict):

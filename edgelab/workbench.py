@@ -85,7 +85,7 @@ def compare(model, data=None, recipes: Sequence = _variant.DEFAULT_RECIPES, *, c
         if devices:  # issue 5: the same variants measured on fleet devices over TVM RPC
             from .runners.remote import measure_into_rows
 
-            measure_into_rows(model, built, devices, rows, emit, warnings)
+            measure_into_rows(model, built, devices, rows, emit, warnings, cancel=cancel)
     except OSError as e:  # writing temporary data or artifacts: full disk, read-only folder
         from .workspace import disk_error
 

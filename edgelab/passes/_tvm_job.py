@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -315,6 +316,13 @@ def _lost_line(text: str) -> str:
 def main(argv=None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
     job = json.loads(Path(argv[0]).read_text())
+    # TVM's own temporary files (MetaSchedule's candidate .tar exports, also in its builder/runner worker
+    # processes, which inherit the environment) go to the job's folder, which the caller removes however the
+    # job ends; in /tmp they were left behind by the thousand
+    tmp_dir = Path(job["out"]).parent / "tmp"
+    tmp_dir.mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = str(tmp_dir)
+    tempfile.tempdir = None
     try:
         res = {"ok": True, "info": run(job)}
     except JobConfigError as e:

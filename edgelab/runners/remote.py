@@ -339,7 +339,8 @@ def _vid(v) -> str:
     return getattr(v, "id", None) or v[0]
 
 
-def measure_into_rows(model, built: list, devices, rows: dict, emit, warnings: list, *, runs: int = 50) -> None:
+def measure_into_rows(model, built: list, devices, rows: dict, emit, warnings: list, *, runs: int = 50,
+                      cancel=None) -> None:
     """Workbench hook: put each device's figures into `rows[vid]["remote"][key]`; never raises for a device.
 
     TVM variants run on a device as built for its profile ('HOST:PORT/key@rpi5'; without @profile the
@@ -355,7 +356,7 @@ def measure_into_rows(model, built: list, devices, rows: dict, emit, warnings: l
         steps = [(n, dict(o)) for n, o in v.recipe.steps]
         tuned = [o for n, o in steps if n == "tvm-tune" and not o.get("device")]
         if not tuned:
-            return None if target is None else _variant.build(model, v.recipe, target=target).path
+            return None if target is None else _variant.build(model, v.recipe, target=target, cancel=cancel).path
         for o in tuned:
             o["device"] = dev.spec
 
@@ -363,7 +364,7 @@ def measure_into_rows(model, built: list, devices, rows: dict, emit, warnings: l
             emit({"stage": "tune", "variant": v.id, "message": f"{dev.key}: {msg}"})
 
         recipe = _variant.Recipe(f"{v.recipe.name}@{dev.key}", steps, v.recipe.description)
-        return _variant.build(model, recipe, target=target, progress=say).path
+        return _variant.build(model, recipe, target=target, progress=say, cancel=cancel).path
 
     devs = [Device.parse(d) for d in devices]
     for i, dev in enumerate(devs):

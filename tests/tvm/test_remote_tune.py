@@ -136,3 +136,22 @@ def test_bad_devices_fail_fast_with_what_to_do(ws, tiny, fleet):
     finally:
         os.killpg(procs[2].pid, signal.SIGCONT)
     assert cache_entries(ws) == [] and not (ws / "cache" / "tune").exists()
+
+
+def test_cancel_reaches_tuning_on_a_device(ws, tiny, fleet):
+    """The workbench's Cancel (compare's `cancel`) stops a tune running on a device, not only local work."""
+    import threading
+
+    tracker, _ = fleet
+    cancel, when = threading.Event(), []
+
+    def progress(e):
+        if e.get("stage") == "tune" and str(e.get("message", "")).startswith("dev-a: ") and not cancel.is_set():
+            when.append(time.monotonic())
+            cancel.set()
+
+    report = compare(tiny, recipes=["fp32", "tvm-tune:trials=500,minutes=0.5"], measure=QUICK, store=False,
+                     progress=progress, cancel=cancel, devices=[f"{tracker}/dev-a"])
+    assert when, "the device tune never started"
+    assert report.status == "interrupted"
+    assert time.monotonic() - when[0] < 20  # well inside the 30 s tuning budget it would otherwise use

@@ -128,6 +128,10 @@ def test_tune_cancel_resume_and_reuse(ws, tmp_path):
     import shutil
     import threading
 
+    import tempfile
+
+    leftovers = lambda: set(Path(tempfile.gettempdir()).glob("*/tvm_tmp_mod.tar"))  # noqa: E731
+    before = leftovers()
     path = models.tiny_cnn(tmp_path / "t.onnx", channels=4, size=8)
     m = M.load(path)
     cancel = threading.Event()
@@ -164,6 +168,7 @@ def test_tune_cancel_resume_and_reuse(ws, tmp_path):
     t0 = time.perf_counter()
     variant.build(m, recipe, progress=msgs.append)
     assert not any(x.startswith("tuning ") for x in msgs) and time.perf_counter() - t0 < 120
+    assert leftovers() - before == set()  # TVM's candidate exports went to the job's folder, now removed
 
 
 @pytest.mark.slow
