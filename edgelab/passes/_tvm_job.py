@@ -119,8 +119,6 @@ def _in_process_builder(n_tasks: int, spec: dict | None = None, folder: Path | N
 
 
 def _export_candidate(lib, spec: dict, folder: Path) -> str:
-    import tempfile
-
     folder.mkdir(exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix="cand-", dir=folder)) / "cand.so"
     export(lib, path, spec)
