@@ -104,7 +104,9 @@ def roofline_ms(ops: list[dict], prof: Profile, precision: str | None = None, th
     """Uncalibrated projected time of the ops on `prof` (ms) and the split compute/memory/overhead, for the
     inference framework `fw` (None: onnxruntime; see catalog.json "frameworks")."""
     n = min(threads or prof.threads, prof.cores) if not prof.accelerator else 1
-    static = bool(framework(fw).get("static_thread_split"))
+    fwk = framework(fw)
+    split_kw = {"static_split": bool(fwk.get("static_thread_split")),
+                "mask_affinity": bool(fwk.get("thread_affinity_mask"))}
     eff = prof.kernel_efficiency
     bw = prof.mem_bandwidth_gbs * 1e9
     acc = prof.accelerator or {}
@@ -121,8 +123,8 @@ def roofline_ms(ops: list[dict], prof: Profile, precision: str | None = None, th
             continue
         prec = precision or op["precision"]
         if prec not in peaks:
-            peaks[prec] = prof.peak_gops(prec, n, static_split=static) * 1e9
-        peak = peaks[prec] or peaks.setdefault("fp32", prof.peak_gops("fp32", n, static_split=static) * 1e9)
+            peaks[prec] = prof.peak_gops(prec, n, **split_kw) * 1e9
+        peak = peaks[prec] or peaks.setdefault("fp32", prof.peak_gops("fp32", n, **split_kw) * 1e9)
         if prec == "int8" and not acc:
             peak *= _method("int8_efficiency")
         if op["role"] == "mac":
@@ -130,7 +132,7 @@ def roofline_ms(ops: list[dict], prof: Profile, precision: str | None = None, th
         elif op["role"] == "dw":
             t_c = 2 * op["macs"] / (peak * eff * _method("depthwise_efficiency"))
         elif op["role"] == "eltwise":
-            ep = (prof.peak_gops("fp32", n, static_split=static) * 1e9) or peak
+            ep = (prof.peak_gops("fp32", n, **split_kw) * 1e9) or peak
             t_c = op["flops"] / (ep * eff * _method("elementwise_fraction"))
         else:
             t_c = 0.0

@@ -93,9 +93,13 @@ class Profile:
             out += [c["ghz"] * rate] * c["count"]
         return sorted(out, reverse=True)
 
-    def peak_gops(self, precision: str = "fp32", threads: int | None = None, *, static_split: bool = False) -> float:
+    def peak_gops(self, precision: str = "fp32", threads: int | None = None, *, static_split: bool = False,
+                  mask_affinity: bool = False) -> float:
         """Peak GFLOPS/GOPS of the cores used (or of the accelerator). `static_split`: the framework gives
-        every thread an equal share, so each layer runs at n x the slowest used core's rate (big.LITTLE)."""
+        every thread an equal share, so each layer runs at n x the slowest used core's rate (big.LITTLE).
+        `mask_affinity`: the framework binds every thread to a whole core mask (the big cores when n fits
+        in them, else all cores), so the scheduler may put a thread on any core of it: the mask's slowest
+        core is the rate per thread."""
         if self.accelerator:
             pk = self.accelerator["peak_gops"]
             if precision in pk:
@@ -105,9 +109,21 @@ class Profile:
             return 0.0
         n = threads or self.threads
         peaks = self.core_peaks(precision)[:n]
+        if mask_affinity and peaks:
+            mask = self.big_cores()
+            mask_peaks = self.core_peaks(precision)[:mask if n <= mask else self.cores]
+            peaks = [mask_peaks[-1]] * len(peaks)
         if static_split and peaks:
             peaks = [peaks[-1]] * len(peaks)
         return peaks[0] + _method("parallel_efficiency") * sum(peaks[1:]) if peaks else 0.0
+
+    def big_cores(self) -> int:
+        """How many cores ncnn counts as 'big': clock >= the mean of the slowest and fastest core's maximum
+        clock (all cores when that mean is the fastest clock); Tencent/ncnn src/cpu.cpp, the cpu mask setup
+        ('max_freq_khz_medium = (max_freq_khz_min + max_freq_khz_max) / 2')."""
+        lo, hi = min(c["ghz"] for c in self.clusters), max(c["ghz"] for c in self.clusters)
+        mid = (lo + hi) / 2
+        return self.cores if mid >= hi else sum(c["count"] for c in self.clusters if c["ghz"] >= mid)
 
     def support(self, precision: str) -> str:
         """'native', 'emulated' (runs, slower) or 'unsupported' (cannot run) for a variant precision."""

@@ -147,3 +147,23 @@ def test_host_efficiency_is_its_measured_gemm_fraction():
     # the clock is derived so that the probe GEMM = GEMM_EFFICIENCY x peak: the host's compute rate is measured
     assert h.kernel_efficiency == GEMM_EFFICIENCY and "efficiency" in h.sources
     assert h.peak_gops("fp32", 1) * h.kernel_efficiency == pytest.approx(measured_gemm_gflops(), rel=0.02)
+
+
+def test_core_mask_affinity_runs_a_thread_at_the_masks_slowest_core():
+    """ncnn gives every thread the whole 'big' core mask (clock >= (slowest + fastest) / 2), so one thread may
+    run on any core of it. 1 x X3 @3.2 GHz (32 FLOP/cycle) + 2 x A715 @2.8 (16) + 1 x A510 @2.0 (8):
+    the mask (>= 2.6 GHz) is the X3 and both A715s."""
+    p = P.load_profile(_board(id="phone", clusters=[{"uarch": "cortex-x3", "count": 1, "ghz": 3.2},
+                                                    {"uarch": "cortex-a715", "count": 2, "ghz": 2.8},
+                                                    {"uarch": "cortex-a510", "count": 1, "ghz": 2.0}]),
+                       register=False)
+    pe = P._method("parallel_efficiency")
+    assert p.big_cores() == 3
+    assert p.peak_gops("fp32", 1, static_split=True) == pytest.approx(102.4)  # without the mask: the X3
+    assert p.peak_gops("fp32", 1, static_split=True, mask_affinity=True) == pytest.approx(44.8)  # an A715
+    assert p.peak_gops("fp32", 3, static_split=True, mask_affinity=True) == pytest.approx(44.8 * (1 + 2 * pe))
+    assert p.peak_gops("fp32", 4, static_split=True, mask_affinity=True) == pytest.approx(16 * (1 + 3 * pe))
+    same = P.load_profile(_board(id="same", clusters=[{"uarch": "cortex-a76", "count": 4, "ghz": 2.4}]),
+                          register=False)
+    assert same.big_cores() == 4
+    assert P.framework("ncnn")["thread_affinity_mask"] and not P.framework(None)["thread_affinity_mask"]
