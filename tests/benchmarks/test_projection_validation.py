@@ -2,7 +2,7 @@
 published measurements in shared/hardware/published_latencies.csv.
 
 Method (the same code path as the product): each architecture is built here as ONNX (torchvision 0.28
-definitions with random weights, the onnx wheel's light ShuffleNet, and small builders below), timed on this
+definitions with random weights and small builders below), timed on this
 host with onnxruntime (1 thread, fp32; best of three p10s, the shared host's quietest second), and projected
 with `edgelab.estimate.estimate` using the host calibration factor of that fp32 graph and the framework that
 produced the published row (catalog "frameworks": ncnn, tflite). No constant is fitted to a row: the only
@@ -125,6 +125,43 @@ def mobilenet_ssd(classes=21):
     return Net()
 
 
+def shufflenet_v1(groups=3, classes=1000):
+    """ShuffleNet v1 1.0x (Zhang et al. 2017, arXiv:1707.01083 Table 1): g=3 stages of 240/480/960 channels
+    with 4/8/4 units, bottleneck = a quarter of the unit's output, the first 1x1 of the network ungrouped
+    and shuffle-free (ncnn benchmark/models/shufflenet.param: 24 -> 54 -> 216 + pooled 24, then 60/240,
+    120/480, 240/960)."""
+    import torch
+    import torch.nn as nn
+
+    class Unit(nn.Module):
+        def __init__(self, i, o, s, g1):
+            super().__init__()
+            self.s, self.g = s, groups if g1 > 1 else 1  # the ungrouped first unit has no shuffle
+            out = o - i if s == 2 else o
+            mid = out // 4
+            self.a = nn.Sequential(nn.Conv2d(i, mid, 1, groups=g1, bias=False), nn.BatchNorm2d(mid),
+                                   nn.ReLU(inplace=True))
+            self.b = nn.Sequential(nn.Conv2d(mid, mid, 3, s, 1, groups=mid, bias=False), nn.BatchNorm2d(mid))
+            self.c = nn.Sequential(nn.Conv2d(mid, out, 1, groups=groups, bias=False), nn.BatchNorm2d(out))
+            self.pool = nn.AvgPool2d(3, 2, 1) if s == 2 else None
+
+        def forward(self, x):
+            y = self.a(x)
+            n, c, h, w = y.shape
+            if self.g > 1:  # channel shuffle
+                y = y.view(n, self.g, c // self.g, h, w).transpose(1, 2).reshape(n, c, h, w)
+            y = self.c(self.b(y))
+            return torch.relu(torch.cat([self.pool(x), y], 1) if self.s == 2 else x + y)
+
+    layers, ch = [nn.Conv2d(3, 24, 3, 2, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True),
+                  nn.MaxPool2d(3, 2, 1)], 24
+    for k, (o, n) in enumerate([(240, 4), (480, 8), (960, 4)]):
+        for u in range(n):
+            layers.append(Unit(ch, o, 2 if u == 0 else 1, 1 if (k == 0 and u == 0) else groups))
+            ch = o
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(ch, classes))
+
+
 def resnet8(classes=10):
     """MLPerf Tiny image classification ResNet-8 (CIFAR-10, 32x32)."""
     import torch.nn as nn
@@ -152,11 +189,6 @@ def ds_cnn(classes=12):
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes))
 
 
-def _light(name):
-    import onnx
-    return Path(onnx.__file__).parent / "backend/test/data/light" / f"light_{name}.onnx"
-
-
 def specs():
     """model key -> (builder, input shape)."""
     tv = lambda n, **kw: (lambda: _tv().models.get_model(n, weights=None, **kw))
@@ -166,7 +198,7 @@ def specs():
         "squeezenet1_1_227": (tv("squeezenet1_1"), (1, 3, 227, 227)),
         "squeezenet1_1": (tv("squeezenet1_1"), (1, 3, 224, 224)),
         "squeezenet1_0": (tv("squeezenet1_0"), (1, 3, 224, 224)),
-        "shufflenet_v1_g3": (lambda: _light("shufflenet"), (1, 3, 224, 224)),
+        "shufflenet_v1_g3": (shufflenet_v1, (1, 3, 224, 224)),
         "mobilenet_v3_small": (tv("mobilenet_v3_small"), (1, 3, 224, 224)),
         "mnasnet0_5": (tv("mnasnet0_5"), (1, 3, 224, 224)),
         "resnet50_299": (tv("resnet50"), (1, 3, 299, 299)),
