@@ -239,12 +239,15 @@ def estimate(model, profile, *, host_ms: float | None = None, host_threads: int 
 
 
 def _method_error(prof: Profile) -> str:
-    """The method's error on this profile's published measurements, said next to every projection."""
-    v = prof.validation()
-    if not v:
-        return f"; no published measurements of {prof.id} to check the method against"
-    return (f"; method error on {v['n']} published {prof.id} measurements: median {v['median']}x, "
-            f"80th pct {v['p80']}x")
+    return "; " + method_error(prof.id, prof.validation())
+
+
+def method_error(profile_id: str, validation: dict | None) -> str:
+    """The method's error on a profile's published measurements, said next to every projection."""
+    if not validation:
+        return f"no published measurements of {profile_id} to check the method against"
+    return (f"method error on {validation['n']} published {profile_id} measurements: median {validation['median']}x, "
+            f"80th pct {validation['p80']}x")
 
 
 def _runnable(prof: Profile) -> list[str]:

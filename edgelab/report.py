@@ -164,8 +164,15 @@ class Report:
                      f" (batch 1, {self.settings.get('threads', '?')} threads); speedup = fp32 p50 / variant p50"
                      " per interleaved round, median"
                      + ("; * = projected" if any(k.endswith("(projected)") for k in extra) else ""))
+        lines += [f"* {p}: projected from profile {p}, calibrated on this host; {err}" for p, err in self._method_errors()]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+    def _method_errors(self) -> list[tuple[str, str]]:
+        """(profile, the projection method's error against that profile's published measurements)."""
+        from .estimate import method_error
+
+        return [(p, method_error(p, (info or {}).get("validation"))) for p, info in (self.profiles or {}).items()]
 
     def __repr__(self) -> str:
         return f"Report({self.model.get('name')!r}, {len(self.variants)} variants, {self.status})\n" + self.table()

@@ -144,6 +144,9 @@ def test_project_report_estimates_savings_and_best(tmp_path):
     rows = r.rows()[0]
     assert rows["rpi4 ms (projected)"] == e["latency_ms"]
     assert "* = projected" in r.table()
+    val = r.profiles["rpi4"]["validation"]  # each profile's method error is printed next to its projections
+    assert (f"* rpi4: projected from profile rpi4, calibrated on this host; method error on {val['n']} published "
+            f"rpi4 measurements: median {val['median']}x") in r.table()
     with pytest.raises(ConfigError):
         project_report(_report(m), m, ["nope"])
 
