@@ -118,8 +118,16 @@ def _measurement_key(model, recipes, ds, calib, cfg, host, profiles, workload, d
     import hashlib
     import json
 
+    from .profiles import CATALOG, VALIDATION
+    from .profiles import get as get_profile
+    from .savings import PRICES
+
+    # the projections of a reused run must be today's: the profiles' contents (a user profile file may have
+    # changed) and the catalog, validation and price tables are part of the key ("host" is in host below)
+    tables = [hashlib.sha256(f.read_bytes()).hexdigest() if f.exists() else None for f in (CATALOG, VALIDATION, PRICES)]
+    projection = [p if p == "host" else repr(get_profile(p)) for p in sorted(profiles)] + tables
     parts = [model.sha256, [r.key() for r in recipes], [r.name for r in recipes], ds.fingerprint(),
-             calib.fingerprint(), _variant.BUILD_VERSION, cfg.to_dict(), sorted(profiles), repr(workload),
+             calib.fingerprint(), _variant.BUILD_VERSION, cfg.to_dict(), projection, repr(workload),
              repr(devices), {k: host.get(k) for k in ("cpu", "family", "model", "cores", "isa", "onnxruntime",
                                                        "onnx", "tvm", "edgelab")}]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

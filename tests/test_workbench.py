@@ -168,3 +168,22 @@ def test_reuse_returns_the_stored_run_only_for_identical_inputs(cnn, cnn_npz, qu
                            reuse=True)
     other_recipe = el.compare(m, data=ds, recipes=["fp32", "fp16", "ort-opt"], measure=quick, reuse=True)
     assert len({first.run_id, other_data.run_id, other_cfg.run_id, other_recipe.run_id}) == 4
+
+
+def test_reuse_keeps_projections_current_when_a_profile_changes(cnn, quick, tmp_path):
+    """Reusing a stored run is only right while its projections are: editing a user profile re-measures."""
+    import json
+
+    board = {"id": "edited-board", "name": "Edited board", "clusters": [{"uarch": "cortex-a72", "count": 2, "ghz": 1.0}],
+             "mem_bandwidth_gbs": 4.0, "ram_bytes": 2**30}
+    f = tmp_path / "board.json"
+    f.write_text(json.dumps(board))
+    m = el.load(cnn)
+    first = el.compare(m, recipes=["fp32"], profiles=[str(f)], measure=quick)
+    same = el.compare(m, recipes=["fp32"], profiles=[str(f)], measure=quick, reuse=True)
+    assert same.run_id == first.run_id
+    f.write_text(json.dumps(dict(board, clusters=[{"uarch": "cortex-a72", "count": 2, "ghz": 2.0}])))
+    edited = el.compare(m, recipes=["fp32"], profiles=[str(f)], measure=quick, reuse=True)
+    assert edited.run_id != first.run_id
+    old, new = (r.variant("fp32")["estimates"]["edited-board"]["latency_ms"] for r in (first, edited))
+    assert new < old  # twice the clock: the projection follows the edited profile
