@@ -134,8 +134,7 @@ def _propagate(g, shapes: dict):
                     shapes[n.output[0]] = ((m, k), 1 if t != "QGemm" or len(n.input) < 8 else first[1])
             elif t in ATTENTION_OPS or t in ("EmbedLayerNormalization", "MatMulNBits"):
                 _propagate_fused(n, ins, shapes)
-            elif t in ("MatMul", "MatMulInteger", "QLinearMatMul", "FusedMatMul", "DynamicQuantizeMatMul",
-                       "MatMulIntegerToFloat"):
+            elif t in MATMUL_OPS:  # MatMulNBits took the branch above
                 a, b = ins[0], ins[3 if t == "QLinearMatMul" else 1]
                 if a and b:
                     batch = _broadcast(a[0][:-2], b[0][:-2])

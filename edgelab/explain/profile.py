@@ -98,13 +98,7 @@ def measure_one(path: str, feeds: dict, threads: int, runs: int, warmup: int, tm
     so.profile_file_prefix = str(tmp / "prof")
     so.optimized_model_filepath = str(tmp / "runtime.onnx")
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    for _ in range(warmup):
-        sess.run(None, feeds)
-    wall = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        sess.run(None, feeds)
-        wall.append((time.perf_counter() - t0) * 1e6)
+    wall = _timed_runs(sess, feeds, warmup, runs)
     events = json.loads(Path(sess.end_profiling()).read_text())
     census = runtime_census(str(tmp / "runtime.onnx"))
     agg = aggregate(events, skip_runs=warmup)
@@ -215,13 +209,18 @@ def _call_floor_us(feeds: dict, threads: int, runs: int = 200) -> float | None:
         so.intra_op_num_threads = threads
         so.log_severity_level = 3
         sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        for _ in range(20):
-            sess.run(None, feeds)
-        t = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            sess.run(None, feeds)
-            t.append((time.perf_counter() - t0) * 1e6)
-        return round(statistics.median(t), 2)
+        return round(statistics.median(_timed_runs(sess, feeds, 20, runs)), 2)
     except Exception:
         return None
+
+
+def _timed_runs(sess, feeds: dict, warmup: int, runs: int) -> list[float]:
+    """Wall time of each of `runs` calls (µs), after `warmup` untimed ones."""
+    for _ in range(warmup):
+        sess.run(None, feeds)
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        sess.run(None, feeds)
+        out.append((time.perf_counter() - t0) * 1e6)
+    return out
