@@ -183,13 +183,15 @@ def memory_fit(model, prof: Profile, precision: str) -> dict:
 
 def estimate(model, profile, *, host_ms: float | None = None, host_threads: int | None = None,
              precision: str | None = None, threads: int | None = None, calibration_factor: float | None = None,
-             host: Profile | None = None, fw: str | None = None) -> Estimate:
+             host: Profile | None = None, fw: str | None = None, device_reference: bool = True) -> Estimate:
     """Project `model` (a path, Model, or the variant's graph) onto `profile`.
 
     `host_ms`: this host's measured p50 (ms) of the same graph at `host_threads` → calibration factor.
     `calibration_factor`: use this factor instead (e.g. the fp32 reference's, when the host emulates the
     variant's precision). Without either, the estimate is uncalibrated (says so in `source`).
     `fw`: the framework that will run it on the target (None: onnxruntime, what the host measures).
+    `device_reference`: scale a calibrated projection by the profile's device factor, from its published
+    reference measurements (profiles/reference.py); False gives the datasheet-only projection.
     """
     from .model import Model, load
 
@@ -230,8 +232,16 @@ def estimate(model, profile, *, host_ms: float | None = None, host_threads: int 
         factor = 1.0
         cal.update(factor=None)
         source = f"projected from {prof.id}, uncalibrated (no host measurement)"
-    source += _method_error(prof)
     lat = r_t * factor
+    if device_reference and prof.reference and cal.get("factor") is not None:
+        from .profiles.reference import device_factor
+
+        df = device_factor(prof)
+        lat *= df["factor"]
+        cal["device_factor"] = {k: df[k] for k in ("factor", "n", "spread", "model", "device")}
+        source += (f", scaled x{df['factor']:g} by {df['n']} published {df['model']} measurements on "
+                   f"{df['device']}")
+    source += _method_error(prof)
     energy = prof.power_w * lat if prof.power_w is not None else None  # W × ms = mJ
     return Estimate(prof.id, round(lat, 6), fit["fits"], source, prec, support, True, n, fit["memory_bytes"],
                     fit["margin_bytes"], fit["storage_bytes_needed"], None if energy is None else round(energy, 6),

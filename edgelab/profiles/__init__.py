@@ -55,6 +55,9 @@ class Profile:
     validation_framework_only: tuple = ()
     validation_framework_exclude: tuple = ()
     validation_proxy: dict = field(default_factory=dict)
+    # published measurements of a reference network on this device (profiles/reference.py): their
+    # published / projected ratio scales every projection onto the profile
+    reference: tuple = ()
     user: bool = False
 
     # ---- derived figures -----------------------------------------------------------------------
@@ -319,10 +322,43 @@ def _from_dict(d: dict, *, user: bool) -> Profile:
         kw["accelerator"] = acc
     for key in ("validation_devices", "validation_framework_only", "validation_framework_exclude"):
         kw[key] = tuple(d.get(key, ()))
+    kw["reference"] = _reference_rows(d.get("reference") or (), pid)
     if kw.get("tvm_target") is not None and not isinstance(kw["tvm_target"], dict):
         raise ConfigError(f"profile {pid!r}: field 'tvm_target' must be a TVM target dict like "
                           "{\"kind\": \"llvm\", \"mtriple\": \"aarch64-linux-gnu\", \"mcpu\": \"cortex-a72\"}")
     return Profile(**kw)
+
+
+def _reference_rows(rows, pid: str) -> tuple:
+    """Validated `reference` rows: published latencies of a reference network on this device."""
+    from .reference import REFERENCE_MODELS
+
+    if not isinstance(rows, (list, tuple)):
+        raise ConfigError(f"profile {pid!r}: field 'reference' must be a list of measurements like "
+                          "{\"model\": \"mobilenet_v1\", \"precision\": \"fp32\", \"threads\": 4, \"latency_ms\": 61.2}")
+    out = []
+    for i, r in enumerate(rows):
+        where = f"reference[{i}]"
+        if not isinstance(r, dict):
+            raise ConfigError(f"profile {pid!r}: {where} must be a dict with model, precision, threads, latency_ms")
+        if r.get("model", "mobilenet_v1") not in REFERENCE_MODELS:
+            raise ConfigError(f"profile {pid!r}: {where}.model must be one of {', '.join(REFERENCE_MODELS)}, "
+                              f"got {r.get('model')!r}")
+        if r.get("precision") not in PRECISIONS:
+            raise ConfigError(f"profile {pid!r}: {where}.precision must be one of {', '.join(PRECISIONS)}, "
+                              f"got {r.get('precision')!r}")
+        fw = r.get("framework")
+        if fw is not None:
+            framework(fw)
+        row = dict(r, model=r.get("model", "mobilenet_v1"),
+                   threads=_num(r, "threads", f"{pid}.{where}", 1, 4096, integer=True, strict_lo=False),
+                   latency_ms=_num(r, "latency_ms", f"{pid}.{where}", 0, 1e7),
+                   width=_num(r, "width", f"{pid}.{where}", 0, 4, required=False) or 1.0,
+                   size=_num(r, "size", f"{pid}.{where}", 8, 4096, required=False, integer=True) or 224,
+                   classes=_num(r, "classes", f"{pid}.{where}", 1, 100000, required=False, integer=True,
+                                strict_lo=False) or 1000)
+        out.append(row)
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=1)
