@@ -171,6 +171,15 @@ def cmd_profiles(a) -> int:
         v = s["validation"]
         print("  projection error on published measurements: "
               + (f"median {v['median']}x, 80th pct {v['p80']}x over {v['n']} rows" if v else "no published rows"))
+        if p.reference:
+            from .profiles.reference import device_factor
+
+            df = device_factor(p)
+            print(f"  device factor x{df['factor']:g} (spread x{df['spread']:g}): published / projected "
+                  f"{df['model']} on {df['device']}, calibrated on this host:")
+            for r in df["rows"]:
+                print(f"    {r['precision']} {r['threads']} thread(s): published {r['published_ms']:g} ms, projected "
+                      f"{r['projected_ms']:g} ms ({r['source_url']})")
         print("  sources:")
         for k, src in p.sources.items():
             print(f"    {k}: " + "; ".join(f"{kk} {vv}" for kk, vv in src.items()))

@@ -117,6 +117,9 @@ def test_cli_profiles(capsys):
     assert main(["profiles", "show", "rpi4"]) == 0
     out = capsys.readouterr().out
     assert "sources:" in out and "friendlywiki" in out and "4 × 1.8 GHz × 8" in out
+    assert "device factor x" in out and "fp32 1 thread(s): published 124.32 ms" in out
+    assert main(["profiles", "show", "n100"]) == 0
+    assert "device factor" not in capsys.readouterr().out  # no published measurement of an N100
     assert main(["profiles", "show", "nope"]) == 1
     assert "valid profiles" in capsys.readouterr().err
 
