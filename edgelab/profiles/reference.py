@@ -18,6 +18,7 @@ import functools
 import json
 import math
 import time
+from pathlib import Path
 
 REFERENCE_MODELS = ("mobilenet_v1",)
 
@@ -53,6 +54,19 @@ def mobilenet_v1(width: float = 1.0, size: int = 224, classes: int = 1000):
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="edgelab")
 
 
+@functools.lru_cache(maxsize=1)
+def _tmpdir() -> str:
+    """Where the reference networks live while this process runs (not the workspace: they are rebuilt
+    from a fixed seed in well under a second)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="edgelab-reference-")
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
+    return d
+
+
 @functools.lru_cache(maxsize=8)
 def _reference(model: str, width: float, size: int, classes: int):
     """The reference network and its host calibration factor (fp32, 1 thread; the p10 of ~0.5 s of runs)."""
@@ -65,7 +79,9 @@ def _reference(model: str, width: float, size: int, classes: int):
     if model not in REFERENCE_MODELS:
         raise ValueError(f"unknown reference model {model!r}; known: {', '.join(REFERENCE_MODELS)}")
     proto = mobilenet_v1(width, size, classes)
-    m = load(proto, name=f"{model}-{width:g}-{size}")
+    path = Path(_tmpdir()) / f"{model}-{width:g}-{size}-{classes}.onnx"
+    path.write_bytes(proto.SerializeToString())
+    m = load(path)
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads = 1, 1
     sess = ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
