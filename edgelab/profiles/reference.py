@@ -128,7 +128,9 @@ def _device_factor(prof) -> dict:
     spread = math.exp(max(abs(x - math.log(factor)) for x in logs))
     first = prof.reference[0]
     return {"factor": round(factor, 4), "n": len(rows), "spread": round(spread, 3),
-            "model": f"MobileNetV1 {float(first.get('width', 1.0)):g}x {int(first.get('size', 224))}px",
+            "model": f"MobileNetV1 {float(first.get('width', 1.0)):g}x {int(first.get('size', 224))}px"
+                     + (f" ({', '.join(sorted({r['framework'] for r in prof.reference if r.get('framework')}))})"
+                        if any(r.get("framework") for r in prof.reference) else ""),
             "device": first.get("device", prof.name), "host_ms": round(host_ms, 4), "rows": rows}
 
 
