@@ -76,8 +76,6 @@ def _reference(model: str, width: float, size: int, classes: int):
     from ..estimate import calibration_factor
     from ..model import load
 
-    if model not in REFERENCE_MODELS:
-        raise ValueError(f"unknown reference model {model!r}; known: {', '.join(REFERENCE_MODELS)}")
     proto = mobilenet_v1(width, size, classes)
     path = Path(_tmpdir()) / f"{model}-{width:g}-{size}-{classes}.onnx"
     path.write_bytes(proto.SerializeToString())
@@ -111,15 +109,18 @@ def device_factor(prof) -> dict | None:
 
 
 def _device_factor(prof) -> dict:
+    from ..errors import ConfigError
     from ..estimate import estimate
 
     logs, rows = [], []
-    for r in prof.reference:
-        m, hf, host_ms = _reference(r.get("model", "mobilenet_v1"), float(r.get("width", 1.0)),
-                                    int(r.get("size", 224)), int(r.get("classes", 1000)))
+    for i, r in enumerate(prof.reference):
+        m, hf, host_ms = _reference(r["model"], r["width"], r["size"], r["classes"])
         p = prof.with_overrides(clusters=tuple(r["clusters"])) if r.get("clusters") else prof
         e = estimate(m, p, precision=r["precision"], threads=r["threads"], calibration_factor=hf,
                      fw=r.get("framework"), device_reference=False)
+        if e.latency_ms is None:
+            raise ConfigError(f"profile {prof.id!r}: reference[{i}] is {r['precision']}, which {prof.id} cannot run; "
+                              "give a measurement in a precision it runs")
         ratio = r["latency_ms"] / e.latency_ms
         logs.append(math.log(ratio))
         rows.append({"precision": r["precision"], "threads": r["threads"], "published_ms": r["latency_ms"],
@@ -128,7 +129,7 @@ def _device_factor(prof) -> dict:
     spread = math.exp(max(abs(x - math.log(factor)) for x in logs))
     first = prof.reference[0]
     return {"factor": round(factor, 4), "n": len(rows), "spread": round(spread, 3),
-            "model": f"MobileNetV1 {float(first.get('width', 1.0)):g}x {int(first.get('size', 224))}px"
+            "model": f"MobileNetV1 {first['width']:g}x {first['size']}px"
                      + (f" ({', '.join(sorted({r['framework'] for r in prof.reference if r.get('framework')}))})"
                         if any(r.get("framework") for r in prof.reference) else ""),
             "device": first.get("device", prof.name), "host_ms": round(host_ms, 4), "rows": rows}

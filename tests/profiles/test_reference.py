@@ -76,3 +76,11 @@ def test_catalog_references_are_sourced_and_finite():
         df = R.device_factor(get(pid))
         assert math.isfinite(df["factor"]) and 0.2 < df["factor"] < 5, (pid, df)
     assert R.device_factor(get("n100")) is None  # no published measurement: datasheet only
+
+
+def test_a_reference_the_device_cannot_run_is_a_clear_error():
+    coral = dict(get("coral").to_dict(), id="my-coral", user=False,
+                 reference=[dict(SMALL, precision="fp32", threads=1, latency_ms=3.0)])
+    coral.pop("user")
+    with pytest.raises(ConfigError, match="reference\\[0\\] is fp32, which my-coral cannot run"):
+        R.device_factor(load_profile(coral, register=False))
