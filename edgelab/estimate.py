@@ -234,13 +234,12 @@ def estimate(model, profile, *, host_ms: float | None = None, host_threads: int 
         source = f"projected from {prof.id}, uncalibrated (no host measurement)"
     lat = r_t * factor
     if device_reference and prof.reference and cal.get("factor") is not None:
-        from .profiles.reference import device_factor
+        from .profiles.reference import describe
 
-        df = device_factor(prof)
+        df = prof.device_factor()
         lat *= df["factor"]
-        cal["device_factor"] = {k: df[k] for k in ("factor", "n", "spread", "model", "device")}
-        source += (f", scaled x{df['factor']:g} by {df['n']} published {df['model']} measurements on "
-                   f"{df['device']}")
+        cal["device_factor"] = df
+        source += ", " + describe(df)
     source += _method_error(prof)
     energy = prof.power_w * lat if prof.power_w is not None else None  # W × ms = mJ
     return Estimate(prof.id, round(lat, 6), fit["fits"], source, prec, support, True, n, fit["memory_bytes"],

@@ -218,14 +218,17 @@ def _profiles_html(report) -> str:
         v = p.get("validation") or {}
         err = (f"median {v['median']}×, 80th pct {v['p80']}× over {v['n']} published rows" if v
                else "no published measurements to check against")
+        df = p.get("device_factor")
+        cal = (f"x{df['factor']:g} from {df['n']} published {df['model']} measurements on {df['device']}" if df
+               else "none (datasheet only)")
         rows.append(f"<tr><td>{e(pid)}</td><td>{e(str(p.get('name', '')))}</td><td>{e(str(p.get('peak_gops', '')))}"
-                    f"</td><td>{(p.get('ram_bytes') or 0) / 2**20:,.0f}</td><td>{e(err)}</td></tr>")
+                    f"</td><td>{(p.get('ram_bytes') or 0) / 2**20:,.0f}</td><td>{e(cal)}</td><td>{e(err)}</td></tr>")
     pr = report.prices or {}
     prices = (f"<p class='meta'>Savings use the price table of {e(str(pr.get('date')))} ({e(str(pr.get('region')))})"
               f"{'; overridden: ' + e(', '.join(pr.get('overridden') or [])) if pr.get('overridden') else ''}.</p>"
               if pr else "")
     return ("<h2>Target profiles (projected, not measured)</h2><table><tr><th>profile</th><th>device</th>"
-            "<th>peak GOPS</th><th>RAM MiB</th><th>projection error on published measurements</th></tr>"
+            "<th>peak GOPS</th><th>RAM MiB</th><th>device factor</th><th>projection error on published measurements</th></tr>"
             + "".join(rows) + "</table>" + prices)
 
 

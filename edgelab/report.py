@@ -164,15 +164,17 @@ class Report:
                      f" (batch 1, {self.settings.get('threads', '?')} threads); speedup = fp32 p50 / variant p50"
                      " per interleaved round, median"
                      + ("; * = projected" if any(k.endswith("(projected)") for k in extra) else ""))
-        lines += [f"* {p}: projected from profile {p}, calibrated on this host; {err}" for p, err in self._method_errors()]
+        lines += [f"* {p}: projected from profile {p}, calibrated on this host{_scaled(info)}; {err}"
+                  for p, info, err in self._method_errors()]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
-    def _method_errors(self) -> list[tuple[str, str]]:
-        """(profile, the projection method's error against that profile's published measurements)."""
+    def _method_errors(self) -> list[tuple[str, dict, str]]:
+        """(profile, its summary, the projection method's error against its published measurements)."""
         from .estimate import method_error
 
-        return [(p, method_error(p, (info or {}).get("validation"))) for p, info in (self.profiles or {}).items()]
+        return [(p, info or {}, method_error(p, (info or {}).get("validation")))
+                for p, info in (self.profiles or {}).items()]
 
     def __repr__(self) -> str:
         return f"Report({self.model.get('name')!r}, {len(self.variants)} variants, {self.status})\n" + self.table()
@@ -190,6 +192,12 @@ class Report:
 
     def _repr_html_(self) -> str:
         return table_html(self)
+
+
+def _scaled(info: dict) -> str:
+    from .profiles.reference import describe
+
+    return " and " + describe(info["device_factor"]) if info.get("device_factor") else ""
 
 
 def _quality_ok(v: dict, max_drop: float) -> bool:

@@ -145,8 +145,13 @@ def test_project_report_estimates_savings_and_best(tmp_path):
     assert rows["rpi4 ms (projected)"] == e["latency_ms"]
     assert "* = projected" in r.table()
     val = r.profiles["rpi4"]["validation"]  # each profile's method error is printed next to its projections
-    assert (f"* rpi4: projected from profile rpi4, calibrated on this host; method error on {val['n']} published "
-            f"rpi4 measurements: median {val['median']}x") in r.table()
+    df = r.profiles["rpi4"]["device_factor"]  # and the device factor from rpi4's published reference rows
+    assert df["n"] == 4 and e["calibration"]["device_factor"] == df and f"scaled x{df['factor']:g}" in e["source"]
+    assert (f"* rpi4: projected from profile rpi4, calibrated on this host and scaled x{df['factor']:g} by 4 published "
+            f"MobileNetV1 1x 224px (ncnn) measurements on Raspberry Pi 4B (Cortex-A72 1.8GHz x4); method error on "
+            f"{val['n']} published rpi4 measurements: median {val['median']}x") in r.table()
+    page = r.to_html()  # the HTML report's profile table says it too, and which profiles are datasheet only
+    assert f"x{df['factor']:g} from 4 published MobileNetV1 1x 224px (ncnn) measurements" in page
     with pytest.raises(ConfigError):
         project_report(_report(m), m, ["nope"])
 

@@ -163,7 +163,14 @@ class Profile:
                 "storage_bytes": self.storage_bytes, "power_w": self.power_w, "price_usd": self.price_usd,
                 "owned": self.owned, "usd_per_hour": self.usd_per_hour, "device_class": self.device_class,
                 "kernel_efficiency": self.kernel_efficiency, "tvm_target": self.tvm_target,
-                "validation": self.validation(), "user": self.user}
+                "validation": self.validation(), "device_factor": self.device_factor(), "user": self.user}
+
+    def device_factor(self) -> dict | None:
+        """The published / projected ratio of this profile's reference rows (profiles/reference.py), or None."""
+        from .reference import device_factor
+
+        df = device_factor(self)
+        return {k: df[k] for k in ("factor", "n", "spread", "model", "device")} if df else None
 
     def to_dict(self) -> dict:
         d = asdict(self)

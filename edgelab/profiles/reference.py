@@ -135,4 +135,9 @@ def _device_factor(prof) -> dict:
             "device": first.get("device", prof.name), "host_ms": round(host_ms, 4), "rows": rows}
 
 
-__all__ = ["REFERENCE_MODELS", "device_factor", "mobilenet_v1"]
+def describe(df: dict) -> str:
+    """How a projection says it was scaled by a device factor."""
+    return f"scaled x{df['factor']:g} by {df['n']} published {df['model']} measurements on {df['device']}"
+
+
+__all__ = ["REFERENCE_MODELS", "describe", "device_factor", "mobilenet_v1"]
