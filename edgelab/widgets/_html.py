@@ -140,6 +140,10 @@ def profile_tooltip(p) -> str:
     if d.get("power_w") or d.get("price_usd") or d.get("usd_per_hour"):
         lines.append(f"power {d.get('power_w', '?')} W, price {d.get('price_usd') or '-'} USD"
                      + (f", {d['usd_per_hour']} USD/h" if d.get("usd_per_hour") else ""))
+    if d.get("device_factor"):
+        from ..profiles.reference import describe
+
+        lines.append("projections " + describe(d["device_factor"]))
     for k, src in list((getattr(p, "sources", None) or d.get("sources") or {}).items())[:8]:
         if isinstance(src, dict):
             src = src.get("source") or src.get("derived") or ""

@@ -84,3 +84,11 @@ def test_a_reference_the_device_cannot_run_is_a_clear_error():
     coral.pop("user")
     with pytest.raises(ConfigError, match="reference\\[0\\] is fp32, which my-coral cannot run"):
         R.device_factor(load_profile(coral, register=False))
+
+
+def test_widget_tooltip_says_how_the_profile_is_calibrated():
+    from edgelab.widgets._html import profile_tooltip
+
+    df = get("rpi4").device_factor()
+    assert f"projections scaled x{df['factor']:g} by 4 published MobileNetV1" in profile_tooltip(get("rpi4"))
+    assert "projections scaled" not in profile_tooltip(get("n100"))
