@@ -44,7 +44,7 @@ def test_factor_is_published_over_projected():
     assert "device_factor" not in estimate(m, prof).calibration
 
 
-def test_factor_is_the_geometric_mean_over_rows():
+def test_factor_is_the_median_over_rows():
     base = load_profile(dict(BOARD, id="ref-base2"))
     t1, t4 = _datasheet_ms(base, threads=1), _datasheet_ms(base, threads=4)
     prof = load_profile(dict(BOARD, id="ref-two", reference=[dict(SMALL, precision="fp32", threads=1, latency_ms=2 * t1),
@@ -52,6 +52,10 @@ def test_factor_is_the_geometric_mean_over_rows():
     df = R.device_factor(prof)
     assert df["factor"] == pytest.approx(1.0, rel=1e-3) and df["spread"] == pytest.approx(2.0, rel=1e-3)
     assert [r["ratio"] for r in df["rows"]] == pytest.approx([2.0, 0.5], rel=1e-3)
+    # a third, odd row moves a median, not a mean: ratios 2, 0.5, 8 -> 2
+    odd = load_profile(dict(BOARD, id="ref-three", reference=[*prof.reference, dict(SMALL, precision="fp32", threads=1,
+                                                                                     latency_ms=8 * t1)]))
+    assert R.device_factor(odd)["factor"] == pytest.approx(2.0, rel=1e-3)
 
 
 @pytest.mark.parametrize("row, message", [
