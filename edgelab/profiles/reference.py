@@ -84,7 +84,7 @@ def _reference(model: str, width: float, size: int, classes: int):
     m = load(path)
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads = 1, 1
-    sess = ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     feed = {"input": np.random.default_rng(1).random((1, 3, size, size), dtype=np.float32)}
     for _ in range(3):
         sess.run(None, feed)
